@@ -1,0 +1,63 @@
+#pragma once
+// The DAP `launch` arguments as a typed configuration. Names follow vscode-go where the concept exists.
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kdap::config {
+
+using Json = nlohmann::json;
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class TargetKind { kStaticPod, kSystemd, kDaemonSet, kPid, kProcess, kExec };
+
+struct TargetSpec {
+  TargetKind kind = TargetKind::kStaticPod;
+  std::string name;  // manifest name, unit, [ns/]daemonset, pid, process name; empty for exec
+  std::string text;  // as written, for messages
+};
+
+struct LaunchConfig {
+  std::optional<std::string> host;  // omitted: this machine
+  std::optional<std::string> identity_file;
+  std::optional<std::string> known_hosts_file;
+  std::optional<std::string> ssh_config_file;
+  TargetSpec target;
+  std::string manifest_dir = "/etc/kubernetes/manifests";
+  std::string state_dir = "/var/lib/kdap";
+  std::optional<std::string> program;
+  std::optional<std::vector<std::string>> args;  // replaces the component's arguments
+  std::vector<std::string> extra_args;           // appended; a flag already present is replaced
+  std::vector<std::pair<std::string, std::string>> env;
+  std::optional<std::string> cwd;
+  std::string dlv_path = "dlv";
+  std::vector<std::string> dlv_flags;
+  Json dlv_attach = Json::object();  // dlv's own attach options, passed through untouched
+  std::chrono::seconds connect_timeout{15};
+  std::chrono::seconds stop_timeout{90};
+  std::chrono::seconds start_timeout{120};
+  std::chrono::seconds dlv_timeout{60};
+  std::vector<std::string> warnings;  // unknown attributes, said in the console
+};
+
+// Throws ConfigError whose message names the attribute and the fix.
+LaunchConfig parse_launch_config(const Json& arguments);
+TargetSpec parse_target(const std::string& text);
+const char* known_target_kinds();
+
+// extraArgs semantics: "--flag=value" replaces an existing "--flag=..." or "--flag"; anything else is
+// appended.
+std::vector<std::string> merge_args(std::vector<std::string> base, const std::vector<std::string>& extra);
+
+}  // namespace kdap::config

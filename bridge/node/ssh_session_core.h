@@ -1,0 +1,75 @@
+#pragma once
+// One libssh session driven by Asio. libssh is not thread-safe per session, so the session and all of its
+// channels live on one strand. libssh runs non-blocking: when it would block, kdap waits for the session's
+// socket through Asio and calls libssh again; it never sleeps and never polls on a timer.
+//
+// Wake-ups: a single driver coroutine waits for the socket to become readable and lets libssh process what
+// arrived; channel callbacks move data into kdap-owned buffers. Any coroutine waiting for "something changed"
+// (data, an open confirmation, window space) is woken when libssh's receive counter moves or a callback
+// fired, so a libssh call made by one waiter that happens to process another channel's packets never loses a
+// wake-up.
+
+#include <libssh/libssh.h>
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "bridge/node/ssh_handles.h"
+
+namespace kdap::node {
+
+namespace asio = boost::asio;
+
+class SshSessionCore : public std::enable_shared_from_this<SshSessionCore> {
+ public:
+  using Strand = asio::strand<asio::any_io_executor>;
+  SshSessionCore(asio::any_io_executor ex, SshSessionPtr session, int fd, std::string describe);
+  ~SshSessionCore();
+
+  const Strand& strand() const { return strand_; }
+  ssh_session session() const { return session_.get(); }
+  const std::string& name() const { return name_; }
+
+  // Handshake phase (before start_driver): waits until the socket is ready for what libssh wants next.
+  asio::awaitable<void> wait_socket();
+  // After authentication: hands the session to the driver.
+  void start_driver();
+
+  // To be called after every libssh call on this session.
+  void settle();
+  void mark_progress() { progress_ = true; }
+  // Completes when something may have changed; throws NodeError once the connection is gone.
+  asio::awaitable<void> wait_progress();
+  void throw_if_dead() const;
+  bool dead() const { return dead_; }
+
+  void shutdown();
+
+ private:
+  asio::awaitable<void> drive();
+  asio::awaitable<void> flush();
+  void die(std::string reason);
+
+  Strand strand_;
+  SshSessionPtr session_;
+  SshEventPtr event_;
+  asio::posix::stream_descriptor socket_;
+  asio::steady_timer signal_;
+  ssh_counter_struct received_{};
+  ssh_counter_struct sent_{};
+  std::uint64_t seen_packets_ = 0;
+  bool progress_ = false;
+  bool flushing_ = false;
+  bool dead_ = false;
+  bool stopped_ = false;
+  std::string death_reason_;
+  std::string name_;
+};
+
+}  // namespace kdap::node

@@ -1,0 +1,176 @@
+#include "bridge/targets/static_pod.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "bridge/node/process_table.h"
+#include "bridge/node/shell.h"
+
+namespace kdap::targets {
+namespace {
+
+std::string basename_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+StaticPodTarget::StaticPodTarget(const config::LaunchConfig& config, node::Node& node)
+    : config_(config),
+      node_(node),
+      name_(config.target.name),
+      manifest_path_(config.manifest_dir + "/" + config.target.name + ".yaml"),
+      parked_path_(config.state_dir + "/parked/" + config.target.name + ".yaml") {}
+
+asio::awaitable<LaunchPlan> StaticPodTarget::plan() {
+  auto text = co_await node::read_file(node_, manifest_path_, 1 << 20);
+  if (!text) {
+    auto listing = co_await node_.run("ls -1 -- " + node::shell_quote(config_.manifest_dir) + " 2>&1",
+                                      std::chrono::seconds(15));
+    std::string available;
+    for (std::size_t pos = 0; pos < listing.out.size();) {
+      auto end = listing.out.find('\n', pos);
+      std::string entry = listing.out.substr(pos, end - pos);
+      if (entry.ends_with(".yaml"))
+        available += (available.empty() ? "" : ", ") + entry.substr(0, entry.size() - 5);
+      pos = end == std::string::npos ? listing.out.size() : end + 1;
+    }
+    auto parked = co_await node::stat_file(node_, parked_path_);
+    throw TargetError("there is no manifest " + manifest_path_ + " on " + node_.describe() + ". " +
+                      (parked
+                           ? "It is parked at " + parked_path_ +
+                                 " by an earlier kdap session that did not finish; run `kdap restore` first. "
+                           : "") +
+                      (available.empty() ? "No static pods were found in " + config_.manifest_dir +
+                                               " (set manifestDir if the kubelet uses another directory)."
+                                         : "Static pods there: " + available + "."));
+  }
+  spec_ = parse_static_pod(*text, manifest_path_);
+  LaunchPlan plan;
+  std::vector<std::string> args(spec_->command.begin() + 1, spec_->command.end());
+  args.insert(args.end(), spec_->args.begin(), spec_->args.end());
+  plan.args = config::merge_args(config_.args.value_or(args), config_.extra_args);
+  std::string program = config_.program.value_or(spec_->command.front());
+  auto resolved = co_await node::resolve_program(node_, program);
+  if (!resolved) {
+    throw TargetError(
+        "the program " + program + " of " + manifest_path_ + " is not " +
+        (program.find('/') == std::string::npos ? "on the PATH of " : "an executable file on ") +
+        node_.describe() +
+        ". Inside the pod it comes from the container image; copy a debug build of it to the node "
+        "(built with -gcflags=all=-N -l, without -ldflags '-s -w') and set `program` to its path.");
+  }
+  plan.program = *resolved;
+  plan.env = spec_->env;
+  plan.env.insert(plan.env.end(), config_.env.begin(), config_.env.end());
+  plan.cwd = config_.cwd ? config_.cwd : spec_->working_dir;
+  plan.summary = "static pod " + name_ + " from " + manifest_path_ + ": " + plan.program + " with " +
+                 std::to_string(plan.args.size()) + " arguments";
+  co_return plan;
+}
+
+asio::awaitable<std::vector<int>> StaticPodTarget::running_pids() {
+  // The kubelet starts the container with argv exactly as the manifest writes it; the component is every
+  // process whose argv[0] has the same base name and whose arguments are the manifest's.
+  std::string want = basename_of(spec_->command.front());
+  std::vector<std::string> want_args(spec_->command.begin() + 1, spec_->command.end());
+  want_args.insert(want_args.end(), spec_->args.begin(), spec_->args.end());
+  std::vector<int> pids;
+  auto processes = co_await node::list_processes(node_);
+  for (const auto& p : processes) {
+    if (p.argv.empty() || basename_of(p.argv.front()) != want) continue;
+    if (std::vector<std::string>(p.argv.begin() + 1, p.argv.end()) == want_args) pids.push_back(p.pid);
+  }
+  co_return pids;
+}
+
+asio::awaitable<void> StaticPodTarget::wait_until(bool running, std::chrono::seconds limit,
+                                                  StepReporter report) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  bool said = false;
+  for (;;) {
+    auto pids = co_await running_pids();
+    if (running ? !pids.empty() : pids.empty()) co_return;
+    if (!said) {
+      report(running ? "waiting for " + name_ + " to run again" : "waiting for " + name_ + " to stop");
+      said = true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::string pid_list;
+      for (int pid : pids) pid_list += " " + std::to_string(pid);
+      throw TargetError(
+          running ? name_ + " did not start again within " + std::to_string(limit.count()) +
+                        " s after its manifest "
+                        "was put back in " +
+                        config_.manifest_dir +
+                        ". The manifest is in place; check the kubelet "
+                        "(`journalctl -u kubelet`) or raise startTimeout."
+                  : name_ + " was still running (pid" + pid_list + ") " + std::to_string(limit.count()) +
+                        " s after its manifest was moved out of " + config_.manifest_dir +
+                        ". Is the kubelet running and watching that directory? (raise stopTimeout if the pod "
+                        "has a long grace period)");
+    }
+    // The kubelet offers no notification kdap could wait on over SSH; a short timer between /proc reads.
+    timer.expires_after(std::chrono::milliseconds(250));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
+asio::awaitable<void> StaticPodTarget::park(StepReporter report) {
+  if (!spec_) throw TargetError("internal: park() needs plan() first");
+  auto leftover = co_await node::stat_file(node_, parked_path_);
+  if (leftover) {
+    throw TargetError("an earlier kdap session left " + parked_path_ +
+                      " parked. kdap will not overwrite it: run `kdap restore` (or move it back to " +
+                      config_.manifest_dir + " by hand if it is the right one), then start again.");
+  }
+  original_ = co_await node::stat_file(node_, manifest_path_);
+  if (!original_) throw TargetError(manifest_path_ + " disappeared before kdap could park it");
+  co_await node::make_private_dir(node_, config_.state_dir + "/parked");
+  report("parking " + manifest_path_ + " at " + parked_path_);
+  co_await node::move_file(node_, manifest_path_, parked_path_);
+  parked_ = true;
+  co_await wait_until(false, config_.stop_timeout, report);
+}
+
+asio::awaitable<void> StaticPodTarget::restore(StepReporter report) {
+  if (!parked_) co_return;
+  auto occupied = co_await node::stat_file(node_, manifest_path_);
+  if (occupied) {
+    throw TargetError("cannot restore " + manifest_path_ +
+                      ": a file of that name appeared while it was parked. "
+                      "The original is kept at " +
+                      parked_path_ + "; compare the two and move the right one back.");
+  }
+  auto parked = co_await node::stat_file(node_, parked_path_);
+  if (!parked) throw TargetError("the parked manifest " + parked_path_ + " is gone; cannot restore " + name_);
+  if (parked->sha256 != original_->sha256) {
+    throw TargetError("the parked manifest " + parked_path_ + " was changed while parked (sha256 " +
+                      parked->sha256 + ", was " + original_->sha256 +
+                      "); kdap leaves it there for you to check");
+  }
+  report("restoring " + manifest_path_);
+  co_await node::move_file(node_, parked_path_, manifest_path_);
+  parked_ = false;
+  auto back = co_await node::stat_file(node_, manifest_path_);
+  if (!back || back->sha256 != original_->sha256 || back->mode != original_->mode ||
+      back->owner != original_->owner) {
+    throw TargetError("restored " + manifest_path_ +
+                      " but it differs from the original (mode, owner or bytes)");
+  }
+  co_await wait_until(true, config_.start_timeout, report);
+}
+
+std::unique_ptr<Target> make_target(const config::LaunchConfig& config, node::Node& node) {
+  switch (config.target.kind) {
+    case config::TargetKind::kStaticPod:
+      return std::make_unique<StaticPodTarget>(config, node);
+    default:
+      throw TargetError("the target kind of '" + config.target.text +
+                        "' is not available in this version of kdap; it debugs static-pod/<name> targets");
+  }
+}
+
+}  // namespace kdap::targets

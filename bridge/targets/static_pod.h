@@ -1,0 +1,37 @@
+#pragma once
+// A component the kubelet runs from a static-pod manifest (kube-apiserver, kube-scheduler,
+// kube-controller-manager, etcd on a kubeadm node). Parking moves the manifest out of the manifest
+// directory, which makes the kubelet stop the pod; restoring moves the same bytes back.
+
+#include "bridge/node/node_files.h"
+#include "bridge/targets/pod_spec.h"
+#include "bridge/targets/target.h"
+
+namespace kdap::targets {
+
+class StaticPodTarget final : public Target {
+ public:
+  StaticPodTarget(const config::LaunchConfig& config, node::Node& node);
+  asio::awaitable<LaunchPlan> plan() override;
+  asio::awaitable<void> park(StepReporter report) override;
+  asio::awaitable<void> restore(StepReporter report) override;
+  bool parked() const override { return parked_; }
+
+  const std::string& manifest_path() const { return manifest_path_; }
+  const std::string& parked_path() const { return parked_path_; }
+
+ private:
+  asio::awaitable<std::vector<int>> running_pids();
+  asio::awaitable<void> wait_until(bool running, std::chrono::seconds limit, StepReporter report);
+
+  const config::LaunchConfig& config_;
+  node::Node& node_;
+  std::string name_;
+  std::string manifest_path_;
+  std::string parked_path_;
+  std::optional<ContainerSpec> spec_;
+  std::optional<node::FileInfo> original_;
+  bool parked_ = false;
+};
+
+}  // namespace kdap::targets

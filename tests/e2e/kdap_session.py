@@ -1,0 +1,110 @@
+"""Shared steps of the kdap end-to-end tests: a kubeadm-like node (manifest dir + kubelet stand-in),
+kdap dap driven by DapClient, and the checks that the node is back exactly as it was."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import harness
+from dap_client import DapClient
+
+
+@dataclass
+class ManifestState:
+    data: bytes
+    mode: int
+    uid: int
+    gid: int
+
+    @classmethod
+    def of(cls, path: str) -> "ManifestState":
+        st = os.stat(path)
+        return cls(Path(path).read_bytes(), st.st_mode, st.st_uid, st.st_gid)
+
+
+def dlv_pids() -> list[int]:
+    """dlv servers started by kdap (headless, listening on an address kdap chose)."""
+    return [p for p in harness.all_pids()
+            if (argv := harness.proc_cmdline(p)) and os.path.basename(argv[0]) == "dlv" and "--headless" in argv]
+
+
+class StaticPodNode:
+    """A node as kubeadm lays it out: a manifest dir watched by the kubelet (stand-in), the fake component
+    as kube-scheduler, and a kdap state dir. Optionally served by a real sshd on loopback."""
+
+    def __init__(self, test, fixtures: harness.Fixtures, ssh: bool):
+        self.test = test
+        self.fx = fixtures
+        self.tmp = tempfile.mkdtemp(prefix="kdap-e2e-")
+        if not os.environ.get("KDAP_E2E_KEEP"):  # keep logs and transcripts for a failing run
+            test.addCleanup(shutil.rmtree, self.tmp, True)
+        self.state_dir = os.path.join(self.tmp, "state")
+        self.port = harness.free_port()
+        self.ssh: Optional[harness.SshServer] = None
+        if ssh:
+            self.ssh = harness.SshServer()
+            self.ssh.__enter__()
+            test.addCleanup(self.ssh.stop)
+        self.kubelet = harness.KubeletStandin(fixtures.standin)
+        self.kubelet.__enter__()
+        test.addCleanup(self.kubelet.stop)
+        self.manifest = self.kubelet.write_manifest(
+            "kube-scheduler", harness.component_manifest(fixtures.component, self.port))
+        self.args = harness.component_flags(self.port)
+        self.original = ManifestState.of(self.manifest)
+        self.component_pid = self.kubelet.wait_running(fixtures.component, timeout=30)
+
+    def launch_args(self, **extra) -> dict:
+        args = {"target": "static-pod/kube-scheduler", "manifestDir": self.kubelet.manifest_dir,
+                "stateDir": self.state_dir, "stopTimeout": 30, "startTimeout": 30}
+        if self.ssh:
+            args.update(host=f"{self.ssh.user}@127.0.0.1:{self.ssh.port}", identityFile=self.ssh.identity_file,
+                        knownHostsFile=self.ssh.known_hosts_file)
+        args.update(extra)
+        return args
+
+    def spawn_kdap(self, name: str = "kdap") -> DapClient:
+        client = DapClient.spawn([harness.kdap_bin(), "dap", "--log-level", "debug"],
+                                 stderr_path=os.path.join(self.tmp, name + ".stderr"),
+                                 transcript_path=os.path.join(self.tmp, name + ".dap.log"))
+        self.test.addCleanup(client.close)
+        return client
+
+    def kdap_log(self, name: str = "kdap") -> str:
+        return Path(self.tmp, name + ".stderr").read_text(errors="replace")
+
+    def assert_untouched(self):
+        """The node as it was before the session: same manifest, same running component."""
+        self.test.assertEqual(ManifestState.of(self.manifest), self.original)
+        self.test.assertEqual(self.kubelet.running(self.fx.component), [self.component_pid])
+
+    def assert_restored(self):
+        """Manifest byte-identical with mode and owner, component running again, nothing of kdap left."""
+        self.test.assertEqual(ManifestState.of(self.manifest), self.original)
+        self.test.assertEqual(sorted(os.listdir(self.kubelet.manifest_dir)), ["kube-scheduler.yaml"])
+        pid = self.kubelet.wait_running(self.fx.component, timeout=30)
+        self.test.assertEqual(harness.proc_cmdline(pid)[1:], self.args)
+        harness.wait_until(lambda: not dlv_pids(), 15, "dlv to be gone")
+        parked = os.path.join(self.state_dir, "parked")
+        self.test.assertEqual(os.listdir(parked) if os.path.isdir(parked) else [], [])
+
+
+def initialize(client: DapClient, progress: bool = True) -> dict:
+    return client.request_ok("initialize", {"clientID": "kdap-e2e", "adapterID": "kdap", "linesStartAt1": True,
+                                            "columnsStartAt1": True, "pathFormat": "path",
+                                            "supportsProgressReporting": progress})
+
+
+def top_frame(client: DapClient, thread: int) -> dict:
+    trace = client.request_ok("stackTrace", {"threadId": thread, "startFrame": 0, "levels": 20})
+    return trace["body"]["stackFrames"][0]
+
+
+def evaluate(client: DapClient, frame: dict, expression: str) -> str:
+    return client.request_ok("evaluate", {"expression": expression, "frameId": frame["id"],
+                                          "context": "watch"})["body"]["result"]

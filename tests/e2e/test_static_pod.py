@@ -1,0 +1,182 @@
+"""kdap debugs a static-pod component end to end and puts the node back: through a real sshd on
+loopback, and on this machine (LocalNode). Run: cd tests/e2e && python3 -m unittest -v test_static_pod"""
+
+import os
+import unittest
+
+import harness
+from kdap_session import StaticPodNode, dlv_pids, evaluate, initialize, top_frame
+
+FX: harness.Fixtures
+
+
+def setUpModule():
+    global FX
+    FX = harness.build_fixtures()
+
+
+class StaticPodSessionTest(unittest.TestCase):
+    def run_session(self, ssh: bool):
+        node = StaticPodNode(self, FX, ssh=ssh)
+        src, line = harness.breakpoint_location()
+        client = node.spawn_kdap()
+        caps = initialize(client)["body"]
+        self.assertTrue(caps["supportsConfigurationDoneRequest"])
+
+        launch = client.send({"type": "request", "command": "launch", "arguments": node.launch_args()})
+        client.wait_event("initialized", timeout=90)
+        bps = client.request_ok("setBreakpoints", {"source": {"path": src}, "breakpoints": [{"line": line}]})
+        self.assertTrue(bps["body"]["breakpoints"][0]["verified"], bps)
+        client.request_ok("configurationDone")
+        response = client.wait_response(launch, timeout=90)
+        self.assertTrue(response["success"], response)
+
+        # the original component is out of service while the debug build runs
+        self.assertFalse(os.path.exists(node.manifest))
+        self.assertFalse(harness.pid_alive(node.component_pid))
+        dlvs = dlv_pids()
+        self.assertEqual(len(dlvs), 1, dlvs)
+        addresses = harness.dlv_listen_addresses(dlvs[0])
+        self.assertTrue(addresses, "dlv listens nowhere")
+        self.assertEqual({a for a, _ in addresses}, {"127.0.0.1"}, addresses)
+
+        stopped = client.wait_event("stopped", timeout=60)
+        self.assertEqual(stopped["body"]["reason"], "breakpoint")
+        thread = stopped["body"]["threadId"]
+        frame = top_frame(client, thread)
+        self.assertEqual(frame["name"], "main.reconcile")
+        self.assertEqual((frame["source"]["path"], frame["line"]), (src, line))
+        scopes = client.request_ok("scopes", {"frameId": frame["id"]})["body"]["scopes"]
+        local = client.request_ok("variables", {"variablesReference": scopes[0]["variablesReference"]})
+        names = {v["name"]: v for v in local["body"]["variables"]}
+        self.assertIn("cfg", names)
+        self.assertEqual(names["round"]["value"], "1")
+        # exactly the manifest's arguments reached the debug process
+        self.assertEqual(evaluate(client, frame, "cfg.SecurePort"), str(node.port))
+        self.assertEqual(evaluate(client, frame, "len(cfg.Args)"), str(len(node.args)))
+        for i, arg in enumerate(node.args):
+            self.assertEqual(evaluate(client, frame, f"cfg.Args[{i}]"), f'"{arg}"')
+
+        client.request_ok("continue", {"threadId": thread})
+        stopped = client.wait_event("stopped", timeout=30)
+        self.assertEqual(stopped["body"]["reason"], "breakpoint")
+        self.assertEqual(evaluate(client, top_frame(client, stopped["body"]["threadId"]), "round"), "2")
+        # the debuggee's own output reaches the editor, by stream
+        client.wait_output("fake-component: round 1", timeout=15, category="stdout")
+        client.wait_output("fake-component: starting", timeout=15, category="stderr")
+
+        client.request_ok("disconnect", {"restart": False}, timeout=90)
+        node.assert_restored()
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        client.assert_seq_strictly_increasing()
+        client.assert_no_protocol_errors()
+        # bring-up and restore were reported as progress, since the client supports it
+        titles = [e["body"]["title"] for e in client.events("progressStart")]
+        self.assertTrue(any("static-pod/kube-scheduler" in t for t in titles), titles)
+        self.assertEqual(len(client.events("progressStart")), len(client.events("progressEnd")))
+        return node, client
+
+    def test_session_through_sshd(self):
+        node, _ = self.run_session(ssh=True)
+        self.assertIn("ssh: connected to", node.kdap_log())
+
+    def test_session_on_this_machine(self):
+        self.run_session(ssh=False)
+
+    def test_console_lines_without_progress_support(self):
+        node = StaticPodNode(self, FX, ssh=False)
+        client = node.spawn_kdap()
+        initialize(client, progress=False)
+        client.request_ok("launch", node.launch_args(), timeout=90)
+        self.assertEqual(client.events("progressStart"), [])
+        self.assertIn("kdap: waiting for kube-scheduler to stop", client.output("console"))
+        client.request_ok("configurationDone")
+        client.request_ok("disconnect", timeout=90)
+        node.assert_restored()
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+
+    def test_editor_gone_restores(self):
+        """EOF on kdap's stdin ends the session: the node is restored and kdap exits."""
+        node = StaticPodNode(self, FX, ssh=True)
+        client = node.spawn_kdap()
+        initialize(client)
+        client.request_ok("launch", node.launch_args(), timeout=90)
+        client.request_ok("configurationDone")
+        self.assertFalse(os.path.exists(node.manifest))
+        client.proc.stdin.close()
+        self.assertEqual(client.wait_exit(timeout=60), 0)
+        node.assert_restored()
+
+
+class BadInputTest(unittest.TestCase):
+    """Errors reach the editor as DAP error responses with showUser, and the node stays untouched."""
+
+    def launch_error(self, node, **args) -> str:
+        client = node.spawn_kdap()
+        initialize(client)
+        response = client.request("launch", node.launch_args(**args), timeout=60)
+        self.assertFalse(response["success"], response)
+        error = response["body"]["error"]
+        self.assertTrue(error["showUser"])
+        client.request_ok("disconnect", timeout=30)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        node.assert_untouched()
+        return error["format"]
+
+    def test_changed_host_key(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        message = self.launch_error(node, knownHostsFile=node.ssh.wrong_known_hosts())
+        self.assertIn("CHANGED", message)
+        self.assertIn("ssh-keygen -R", message)
+
+    def test_unknown_host_key(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        empty = os.path.join(node.tmp, "empty_known_hosts")
+        open(empty, "w").close()
+        message = self.launch_error(node, knownHostsFile=empty)
+        self.assertIn("not in " + empty, message)
+        self.assertIn("SHA256:", message)
+
+    def test_refused_connection(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        closed_port = harness.free_port()
+        message = self.launch_error(node, host=f"root@127.0.0.1:{closed_port}")
+        self.assertIn("refused", message)
+        self.assertIn(str(closed_port), message)
+
+    def test_unknown_target_kind(self):
+        node = StaticPodNode(self, FX, ssh=False)
+        message = self.launch_error(node, target="deployment/kube-scheduler")
+        self.assertIn("unknown kind 'deployment'", message)
+        self.assertIn("static-pod/<name>", message)
+
+    def test_missing_manifest_names_the_ones_there(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        message = self.launch_error(node, target="static-pod/kube-apiserver")
+        self.assertIn("kube-apiserver.yaml", message)
+        self.assertIn("Static pods there: kube-scheduler", message)
+
+    def test_missing_program(self):
+        node = StaticPodNode(self, FX, ssh=False)
+        message = self.launch_error(node, program="/nonexistent/kube-scheduler")
+        self.assertIn("/nonexistent/kube-scheduler", message)
+        self.assertIn("-gcflags=all=-N -l", message)
+
+    def test_dlv_missing_restores_first(self):
+        """A failure after parking restores the manifest before kdap answers."""
+        node = StaticPodNode(self, FX, ssh=False)
+        client = node.spawn_kdap()
+        initialize(client)
+        response = client.request("launch", node.launch_args(dlvPath="/nonexistent/dlv"), timeout=90)
+        self.assertFalse(response["success"], response)
+        self.assertIn("dlv", response["body"]["error"]["format"])
+        # the answer came after the restore: the manifest is already back
+        self.assertEqual(open(node.manifest, "rb").read(), node.original.data)
+        client.request_ok("disconnect", timeout=30)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        node.assert_restored()
+        self.assertEqual(dlv_pids(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,178 @@
+#include "dap/envelope.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace kdap::dap {
+namespace {
+
+using nlohmann::json;
+
+TEST(ScanEnvelope, ReadsARequest) {
+  const auto env = scan_envelope(R"({"seq":7,"type":"request","command":"next","arguments":{"threadId":1}})");
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->type, "request");
+  EXPECT_EQ(env->seq, 7);
+  EXPECT_EQ(env->request_seq, std::nullopt);
+  EXPECT_EQ(env->command, "next");
+  EXPECT_EQ(env->event, "");
+  EXPECT_TRUE(env->success);
+}
+
+TEST(ScanEnvelope, ReadsAResponseInAnyFieldOrderWithWhitespace) {
+  const auto env = scan_envelope(
+      " \r\n\t{ \"body\" : { \"seq\" : 99, \"type\": \"event\" } ,\n \"command\" :\"evaluate\" , "
+      "\"success\":false,"
+      "\"request_seq\" : 12 , \"type\" : \"response\", \"seq\" : -3 }\n ");
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->type, "response");
+  EXPECT_EQ(env->seq, -3);
+  EXPECT_EQ(env->request_seq, 12);
+  EXPECT_EQ(env->command, "evaluate");
+  EXPECT_FALSE(env->success);
+}
+
+TEST(ScanEnvelope, ReadsAnEvent) {
+  const auto env =
+      scan_envelope(R"({"type":"event","event":"stopped","body":{"reason":"breakpoint"},"seq":0})");
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->type, "event");
+  EXPECT_EQ(env->event, "stopped");
+  EXPECT_EQ(env->seq, 0);
+}
+
+TEST(ScanEnvelope, IgnoresNestedKeysAndTrickyStrings) {
+  const auto env = scan_envelope(
+      R"({"body":{"variables":[{"seq":5,"value":"{\"seq\":6}"},["seq",7]],"x":"}]\\"},)"
+      R"("note":"a \"quoted\" {brace} [bracket] \\","type":"response","seq":11,"request_seq":4,"command":"variables"})");
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->seq, 11);
+  EXPECT_EQ(env->request_seq, 4);
+  EXPECT_EQ(env->command, "variables");
+}
+
+TEST(ScanEnvelope, ReturnsEscapedStringsRaw) {
+  const auto env = scan_envelope(R"({"type":"event","event":"a\"b"})");
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->event, R"(a\"b)");
+}
+
+TEST(ScanEnvelope, RecognisesKeysSpelledWithEscapes) {
+  const auto env = scan_envelope(R"({"s\u0065q":5,"t\u0079pe":"event"})");
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->seq, 5);
+  EXPECT_EQ(env->type, "event");
+}
+
+TEST(ScanEnvelope, MissingOrNonIntegerSeqIsEmpty) {
+  EXPECT_EQ(scan_envelope(R"({"type":"event"})")->seq, std::nullopt);
+  EXPECT_EQ(scan_envelope(R"({"seq":1.5})")->seq, std::nullopt);
+  EXPECT_EQ(scan_envelope(R"({"seq":"1"})")->seq, std::nullopt);
+  EXPECT_EQ(scan_envelope(R"({"seq":99999999999999999999})")->seq, std::nullopt);
+  EXPECT_EQ(scan_envelope(R"({"seq":1,"seq":2})")->seq, 2);
+}
+
+TEST(ScanEnvelope, AcceptsEmptyObjectAndByteOrderMark) {
+  EXPECT_TRUE(scan_envelope("{}"));
+  EXPECT_TRUE(scan_envelope(" { } "));
+  EXPECT_EQ(scan_envelope("\xEF\xBB\xBF{\"seq\":3}")->seq, 3);
+}
+
+TEST(ScanEnvelope, RejectsNonObjects) {
+  for (const char* input :
+       {"",           " ",          "[]",          "[{\"seq\":1}]", "\"x\"",       "42",
+        "null",       "{",          "}",           "{\"a\":1",      "{\"a\" 1}",   "{\"a\":}",
+        "{\"a\":1,}", "{,}",        "{\"a\":[}]}", "{\"a\":{]}",    "{\"a\":\"x}", "{\"a\":\"x\\\"}",
+        "{a:1}",      "{\"a\":1}x", "{\"a\":1}{}", "{\"a\":tru}",   "{\"a\":nul}", "{\"a\":1 \"b\":2}",
+        "{'a':1}"}) {
+    EXPECT_EQ(scan_envelope(input), std::nullopt) << input;
+    std::string body = input;
+    EXPECT_FALSE(set_top_level_number(body, "seq", 1)) << input;
+    EXPECT_EQ(body, input);
+  }
+}
+
+TEST(ScanEnvelope, SurvivesDeepNesting) {
+  const std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + ",\"seq\":1}";
+  EXPECT_EQ(scan_envelope(deep)->seq, 1);
+  EXPECT_FALSE(scan_envelope("{\"a\":" + std::string(100000, '[') + "}"));
+}
+
+TEST(SetTopLevelNumber, ReplacesOnlyTheTopLevelValue) {
+  std::string body = R"({"body":{"seq":5,"s":"\"seq\":6"},"seq":0,"type":"event"})";
+  ASSERT_TRUE(set_top_level_number(body, "seq", 42));
+  EXPECT_EQ(body, R"({"body":{"seq":5,"s":"\"seq\":6"},"seq":42,"type":"event"})");
+}
+
+TEST(SetTopLevelNumber, HandlesValuesOfEveryWidthAndSign) {
+  std::string body = R"({ "seq" : 123456 , "x":1})";
+  ASSERT_TRUE(set_top_level_number(body, "seq", 7));
+  EXPECT_EQ(body, R"({ "seq" : 7 , "x":1})");
+  ASSERT_TRUE(set_top_level_number(body, "seq", -9223372036854775807 - 1));
+  EXPECT_EQ(body, R"({ "seq" : -9223372036854775808 , "x":1})");
+}
+
+TEST(SetTopLevelNumber, ReplacesNonNumericValues) {
+  std::string body = R"({"seq":"zero","request_seq":{"a":1},"x":null})";
+  ASSERT_TRUE(set_top_level_number(body, "seq", 1));
+  ASSERT_TRUE(set_top_level_number(body, "request_seq", 2));
+  EXPECT_EQ(body, R"({"seq":1,"request_seq":2,"x":null})");
+}
+
+TEST(SetTopLevelNumber, InsertsAMissingKey) {
+  std::string body = R"({"type":"event","body":{"seq":1}})";
+  ASSERT_TRUE(set_top_level_number(body, "seq", 3));
+  EXPECT_EQ(body, R"({"seq":3,"type":"event","body":{"seq":1}})");
+
+  std::string empty = " {  } ";
+  ASSERT_TRUE(set_top_level_number(empty, "seq", 3));
+  EXPECT_EQ(empty, R"( {"seq":3  } )");
+  EXPECT_EQ(json::parse(empty), json::parse(R"({"seq":3})"));
+}
+
+TEST(SetTopLevelNumber, ReplacesEveryDuplicateAndEscapedSpelling) {
+  std::string body = R"({"seq":1,"s\u0065q":2,"seq":3})";
+  ASSERT_TRUE(set_top_level_number(body, "seq", 10));
+  EXPECT_EQ(body, R"({"seq":10,"s\u0065q":10,"seq":10})");
+}
+
+TEST(SetTopLevelNumbers, SetsAndInsertsSeveralInOnePass) {
+  std::string body = R"({"seq":0,"type":"response","command":"threads"})";
+  const NumberField fields[] = {{"seq", 100}, {"request_seq", 5}};
+  ASSERT_TRUE(set_top_level_numbers(body, fields));
+  EXPECT_EQ(body, R"({"request_seq":5,"seq":100,"type":"response","command":"threads"})");
+}
+
+TEST(SetTopLevelNumbers, RewritesAOneMegabyteBody) {
+  json variables = json::array();
+  for (int i = 0; i < 12000; ++i) {
+    variables.push_back({{"name", "v" + std::to_string(i)},
+                         {"value", "{\"seq\":" + std::to_string(i) + "} [\\\"] }"},
+                         {"seq", i},
+                         {"request_seq", i},
+                         {"variablesReference", 0}});
+  }
+  const json original = {{"seq", 0},        {"type", "response"},     {"request_seq", 9},
+                         {"success", true}, {"command", "variables"}, {"body", {{"variables", variables}}}};
+  std::string body = original.dump();
+  ASSERT_GT(body.size(), 1024u * 1024u);
+
+  const NumberField fields[] = {{"seq", 123456789}, {"request_seq", 77}};
+  ASSERT_TRUE(set_top_level_numbers(body, fields));
+
+  json expected = original;
+  expected["seq"] = 123456789;
+  expected["request_seq"] = 77;
+  EXPECT_EQ(json::parse(body), expected);
+  const auto env = scan_envelope(body);
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->seq, 123456789);
+  EXPECT_EQ(env->request_seq, 77);
+  EXPECT_EQ(env->command, "variables");
+}
+
+}  // namespace
+}  // namespace kdap::dap
