@@ -64,7 +64,12 @@ void setup_logging(const Options& o) {
   } else {
     logger = std::make_shared<spdlog::logger>("kdap", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   }
-  logger->set_level(spdlog::level::from_str(o.log_level));
+  auto level = spdlog::level::from_str(o.log_level);
+  if (level == spdlog::level::off && o.log_level != "off") {
+    std::cerr << "kdap: unknown --log-level " << o.log_level << " (trace, debug, info, warn, error, off)\n";
+    std::exit(2);
+  }
+  logger->set_level(level);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }

@@ -28,7 +28,9 @@ SshChannel::~SshChannel() {
 void SshChannel::close() {
   if (!channel_) return;
   ssh_remove_channel_callbacks(channel_, &callbacks_);
-  if (!core_->dead()) ssh_channel_close(channel_);
+  // Only an open channel may be closed: a close for a channel the server never confirmed is a protocol
+  // error that makes sshd drop the whole connection, and with it the restore that follows.
+  if (!core_->dead() && ssh_channel_is_open(channel_)) ssh_channel_close(channel_);
   ssh_channel_free(channel_);
   channel_ = nullptr;
   closed_ = true;

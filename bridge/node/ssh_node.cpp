@@ -1,5 +1,8 @@
 #include "bridge/node/ssh_node.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -146,6 +149,10 @@ asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect(asio::any_io_executor
   ssh_session s = session.get();
   ssh_options_set(s, SSH_OPTIONS_HOST, dest.host.c_str());
   std::string config = expand_home(options.ssh_config_file.value_or("~/.ssh/config"));
+  if (options.ssh_config_file && ::access(config.c_str(), R_OK) != 0) {
+    throw NodeError("the SSH configuration file " + config +
+                    " (sshConfigFile) does not exist or is unreadable");
+  }
   if (ssh_options_parse_config(s, config.c_str()) != SSH_OK) {
     throw NodeError("cannot parse the SSH configuration " + config + ": " + libssh_error(s));
   }
@@ -167,6 +174,10 @@ asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect(asio::any_io_executor
   char* user_raw = nullptr;
   ssh_options_get(s, SSH_OPTIONS_USER, &user_raw);
   std::string user = user_raw ? user_raw : "";
+  if (user.empty()) {
+    // libssh fills in the local user name only when it connects; messages want it now.
+    if (const passwd* pw = ::getpwuid(::geteuid())) user = pw->pw_name;
+  }
   ssh_string_free_char(user_raw);
   std::string who = user + "@" + hostname + ":" + std::to_string(port);
 

@@ -27,7 +27,6 @@ constexpr int kErrorLaunch = 3002;
 constexpr int kErrorEnd = 3003;
 
 constexpr auto kDlvAnswerTimeout = std::chrono::seconds(30);
-constexpr auto kDlvStopGrace = std::chrono::seconds(5);
 
 void log_exception(std::exception_ptr e) {
   if (!e) return;
@@ -41,7 +40,7 @@ void log_exception(std::exception_ptr e) {
 }  // namespace
 
 DapSession::DapSession(asio::any_io_executor ex, dap::ByteStream& editor_in, dap::ByteStream& editor_out)
-    : ex_(ex), editor_(editor_out, ex), inbox_(ex, editor_in), dlv_down_(ex) {}
+    : ex_(ex), editor_(editor_out, ex), inbox_(ex, editor_in) {}
 
 DapSession::~DapSession() = default;
 
@@ -68,7 +67,9 @@ asio::awaitable<void> DapSession::run() {
   progress_ = std::make_unique<Progress>([this](Json event) { send(std::move(event)); }, false);
   asio::co_spawn(ex_, inbox_.read_loop(), log_exception);
   bool launched = false;
-  while (auto body = co_await inbox_.next()) {
+  for (;;) {
+    auto body = co_await inbox_.next();
+    if (!body) break;
     Json message = Json::parse(*body, nullptr, false);
     if (!message.is_object() || message.value("type", "") != "request") continue;
     std::string command = message.value("command", "");
@@ -81,8 +82,8 @@ asio::awaitable<void> DapSession::run() {
       launched = true;
       bool debugging = co_await launch(message);
       if (debugging) {
-        co_await relay();
-        break;
+        bool over = co_await relay();
+        if (over) break;
       }
     } else if (command == "disconnect") {
       reply(message);
@@ -93,7 +94,7 @@ asio::awaitable<void> DapSession::run() {
     } else {
       reply_error(message, kErrorNotLaunched,
                   "kdap has no debug session to send '" + command + "' to" +
-                      (launched ? ": the launch failed (see the message above)" : ": send launch first"));
+                      (launched ? ": the session has ended" : ": send launch first"));
     }
   }
   // Whatever ended the conversation, nothing stays changed on the node.
@@ -121,41 +122,44 @@ asio::awaitable<bool> DapSession::launch(Json request) {
 }
 
 asio::awaitable<void> DapSession::bring_up(Json request) {
-  config_ = config::parse_launch_config(request.value("arguments", Json::object()));
-  const auto& cfg = *config_;
+  auto cfg = config::parse_launch_config(request.value("arguments", Json::object()));
   std::string where = cfg.host ? *cfg.host : "this machine";
   progress_->start("kdap-launch", "debugging " + cfg.target.text + " on " + where);
   for (const auto& w : cfg.warnings) progress_->console(w);
+  run_ = std::make_unique<BringUp>(
+      ex_, std::move(cfg), [this](const std::string& m) { step(m); },
+      [this](const std::string& m) { progress_->console(m); });
+  co_await run_->start();
+  auto sink = [this](bool is_stderr, std::string_view text) {
+    send(dap::make_output_event(is_stderr ? "stderr" : "stdout", text));
+  };
+  asio::co_spawn(ex_, run_->watch_output(sink), log_exception);
 
-  if (cfg.host) {
-    step("connecting to " + *cfg.host);
-    node::SshOptions ssh;
-    ssh.host = *cfg.host;
-    ssh.identity_file = cfg.identity_file;
-    ssh.known_hosts_file = cfg.known_hosts_file;
-    ssh.ssh_config_file = cfg.ssh_config_file;
-    ssh.connect_timeout = cfg.connect_timeout;
-    node_ = co_await node::SshNode::connect(ex_, ssh);
-  } else {
-    node_ = std::make_unique<node::LocalNode>(ex_);
+  std::string attach_error;
+  try {
+    co_await attach_dlv();
+  } catch (const std::exception& e) {
+    attach_error = e.what();
   }
+  if (!attach_error.empty()) {
+    // dlv announces its port before it launches the program, so a program it cannot run shows up here as a
+    // broken connection; dlv's own words say why.
+    co_await finishes_within(run_->wait_dlv_gone(), std::chrono::seconds(3));
+    if (run_->dlv_gone()) {
+      throw std::runtime_error("dlv ended before kdap could connect (" + attach_error + "); dlv said:\n" +
+                               run_->dlv().last_lines());
+    }
+    throw std::runtime_error(attach_error);
+  }
+  reply(request);
+  progress_->end("debugging " + run_->config().target.text + " (pid of dlv " +
+                 std::to_string(run_->dlv().pid()) + ")");
+}
 
-  target_ = targets::make_target(cfg, *node_);
-  step("reading " + cfg.target.text);
-  auto plan = co_await target_->plan();
-  progress_->console(plan.summary);
-
-  auto report = [this](const std::string& m) { step(m); };
-  co_await target_->park(report);
-
-  step("starting dlv for " + plan.program);
-  delve::DlvOptions dlv_options{cfg.dlv_path, cfg.dlv_flags};
-  dlv_ = co_await delve::DlvServer::start(*node_, plan, dlv_options, cfg.dlv_timeout);
-  dlv_gone_ = false;
-  asio::co_spawn(ex_, watch_dlv(dlv_), log_exception);
-
-  step("opening the tunnel to dlv (127.0.0.1:" + std::to_string(dlv_->port()) + " on the node)");
-  auto tunnel = co_await node_->open_tunnel(dlv_->port());
+asio::awaitable<void> DapSession::attach_dlv() {
+  auto& dlv = run_->dlv();
+  step("opening the tunnel to dlv (127.0.0.1:" + std::to_string(dlv.port()) + " on the node)");
+  auto tunnel = co_await run_->node().open_tunnel(dlv.port());
   dlv_conn_ = std::make_shared<DlvConnection>(ex_, std::move(tunnel), mapper_, editor_);
   asio::co_spawn(
       ex_, [conn = dlv_conn_]() { return conn->pump(); }, log_exception);
@@ -167,7 +171,7 @@ asio::awaitable<void> DapSession::bring_up(Json request) {
   send(dap::make_event("capabilities",
                        {{"capabilities", adjust_dlv_capabilities(init.value("body", Json::object()))}}));
 
-  Json attach = cfg.dlv_attach;
+  Json attach = run_->config().dlv_attach;
   attach["request"] = "attach";
   attach["mode"] = "remote";
   Json attached = co_await dlv_conn_->request("attach", attach, kDlvAnswerTimeout);
@@ -175,18 +179,6 @@ asio::awaitable<void> DapSession::bring_up(Json request) {
     throw std::runtime_error("dlv refused to attach: " + attached.value("message", "") + " " +
                              attached.value("/body/error/format"_json_pointer, std::string()));
   }
-  reply(request);
-  progress_->end("debugging " + cfg.target.text + " (pid of dlv " + std::to_string(dlv_->pid()) + ")");
-}
-
-asio::awaitable<void> DapSession::watch_dlv(std::shared_ptr<delve::DlvServer> dlv) {
-  auto sink = [this](bool is_stderr, std::string_view text) {
-    send(dap::make_output_event(is_stderr ? "stderr" : "stdout", text));
-  };
-  int status = co_await dlv->relay_output(sink);
-  dlv_exit_status_ = status;
-  dlv_gone_ = true;
-  dlv_down_.notify();
 }
 
 asio::awaitable<void> DapSession::take_next(std::optional<std::string>& into) {
@@ -197,32 +189,28 @@ asio::awaitable<void> DapSession::race_void(asio::awaitable<void> a, asio::await
   co_await race(std::move(a), std::move(b));
 }
 
-asio::awaitable<void> DapSession::wait_dlv_gone() {
-  while (!dlv_gone_) co_await dlv_down_.wait();
-}
-
-asio::awaitable<void> DapSession::relay() {
+asio::awaitable<bool> DapSession::relay() {
   for (;;) {
-    if (dlv_gone_ || dlv_conn_->closed()) {
-      if (!tearing_down_) {
+    if (run_->dlv_gone() || dlv_conn_->closed()) {
+      if (!run_->tearing_down()) {
         send(dap::make_output_event("important", "kdap: dlv ended unexpectedly (exit status " +
-                                                     std::to_string(dlv_exit_status_) + "); restoring " +
-                                                     config_->target.text + ". dlv's last lines:\n" +
-                                                     dlv_->last_lines()));
+                                                     std::to_string(run_->dlv_exit_status()) +
+                                                     "); restoring " + run_->config().target.text +
+                                                     ". dlv's last lines:\n" + run_->dlv().last_lines()));
         auto problem = co_await tear_down();
         if (!problem.empty()) send(dap::make_output_event("important", "kdap: " + problem + "\n"));
         send(dap::make_event("terminated"));
       }
-      co_return;  // run() answers the editor's disconnect
+      co_return false;  // the editor's disconnect is still to come; run() answers it
     }
     std::optional<std::string> body;
-    int winner = co_await race(take_next(body), race_void(dlv_down_.wait(), dlv_conn_->wait_closed()));
+    int winner = co_await race(take_next(body), race_void(run_->wait_dlv_gone(), dlv_conn_->wait_closed()));
     if (winner != 0) continue;
-    if (!body) co_return;  // the editor is gone; run() restores
+    if (!body) co_return true;  // the editor is gone; run() restores
     auto env = dap::scan_envelope(*body);
     if (env && env->type == "request" && (env->command == "disconnect" || env->command == "terminate")) {
       co_await end_session(Json::parse(*body));
-      if (env->command == "disconnect") co_return;
+      if (env->command == "disconnect") co_return true;
       continue;
     }
     co_await dlv_conn_->forward(std::move(*body));
@@ -230,7 +218,8 @@ asio::awaitable<void> DapSession::relay() {
 }
 
 asio::awaitable<void> DapSession::end_session(Json request) {
-  progress_->start("kdap-end", "restoring " + config_->target.text);
+  std::string what = run_->config().target.text;
+  progress_->start("kdap-end", "restoring " + what);
   // The component must come back as it was, so the debug process always ends with the session.
   if (dlv_conn_ && !dlv_conn_->closed()) {
     Json terminate_debuggee = {{"terminateDebuggee", true}};
@@ -241,7 +230,7 @@ asio::awaitable<void> DapSession::end_session(Json request) {
     }
   }
   auto problem = co_await tear_down();
-  progress_->end(problem.empty() ? config_->target.text + " restored" : "restore failed");
+  progress_->end(problem.empty() ? what + " restored" : "restore failed");
   if (problem.empty()) {
     reply(request);
   } else {
@@ -251,32 +240,10 @@ asio::awaitable<void> DapSession::end_session(Json request) {
 }
 
 asio::awaitable<std::string> DapSession::tear_down() {
-  tearing_down_ = true;
-  std::string problems;
   if (dlv_conn_) dlv_conn_->close();
-  if (dlv_) {
-    try {
-      co_await dlv_->stop(kDlvStopGrace);
-      // The output relay ends once dlv's channel closes; wait for it so no output event follows the end.
-      co_await with_timeout(wait_dlv_gone(), std::chrono::seconds(10), "dlv's output");
-    } catch (const std::exception& e) {
-      problems += std::string("stopping dlv failed: ") + e.what() + "\n";
-    }
-  }
-  if (target_ && target_->parked()) {
-    targets::StepReporter report = [this](const std::string& m) { step(m); };
-    try {
-      co_await target_->restore(report);
-    } catch (const std::exception& e) {
-      problems += std::string("restoring ") + config_->target.text + " failed: " + e.what() + "\n";
-    }
-  }
-  target_.reset();
+  std::string problems;
+  if (run_) problems = co_await run_->tear_down();
   dlv_conn_.reset();
-  dlv_.reset();
-  if (node_) node_->close();
-  node_.reset();
-  if (!problems.empty()) problems.pop_back();
   co_return problems;
 }
 

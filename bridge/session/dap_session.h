@@ -14,6 +14,7 @@
 #include "bridge/config/launch_config.h"
 #include "bridge/delve/dlv_server.h"
 #include "bridge/node/node.h"
+#include "bridge/session/bring_up.h"
 #include "bridge/session/dlv_connection.h"
 #include "bridge/session/editor_inbox.h"
 #include "bridge/session/progress.h"
@@ -42,12 +43,13 @@ class DapSession {
 
   boost::asio::awaitable<bool> launch(Json request);
   boost::asio::awaitable<void> bring_up(Json request);
-  boost::asio::awaitable<void> relay();
+  // Tunnel to dlv, replay initialize, attach.
+  boost::asio::awaitable<void> attach_dlv();
+  // True when the conversation is over (disconnect answered or editor gone); false when dlv went away.
+  boost::asio::awaitable<bool> relay();
   boost::asio::awaitable<void> end_session(Json request);
   // Stops dlv and the debuggee and puts the component back. Returns what went wrong, empty when all is well.
   boost::asio::awaitable<std::string> tear_down();
-  boost::asio::awaitable<void> watch_dlv(std::shared_ptr<delve::DlvServer> dlv);
-  boost::asio::awaitable<void> wait_dlv_gone();
   boost::asio::awaitable<void> take_next(std::optional<std::string>& into);
   static boost::asio::awaitable<void> race_void(boost::asio::awaitable<void> a,
                                                 boost::asio::awaitable<void> b);
@@ -59,15 +61,8 @@ class DapSession {
   dap::SeqMapper mapper_;
   Json initialize_args_ = Json::object();
   std::unique_ptr<Progress> progress_;
-  std::optional<config::LaunchConfig> config_;
-  std::unique_ptr<node::Node> node_;
-  std::unique_ptr<targets::Target> target_;
-  std::shared_ptr<delve::DlvServer> dlv_;
+  std::unique_ptr<BringUp> run_;
   std::shared_ptr<DlvConnection> dlv_conn_;
-  Signal dlv_down_;
-  bool dlv_gone_ = false;
-  bool tearing_down_ = false;
-  int dlv_exit_status_ = -1;
 };
 
 }  // namespace kdap::session

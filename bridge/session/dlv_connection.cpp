@@ -29,7 +29,9 @@ boost::asio::awaitable<void> DlvConnection::pump() {
   auto keep_alive = shared_from_this();
   dap::MessageReader reader(*tunnel_);
   try {
-    while (auto body = co_await reader.read()) {
+    for (;;) {
+      auto body = co_await reader.read();
+      if (!body) break;
       switch (mapper_.server_to_client(*body)) {
         case dap::Route::kForward:
           co_await editor_.send(std::move(*body));

@@ -11,7 +11,9 @@ EditorInbox::EditorInbox(const boost::asio::any_io_executor& ex, dap::ByteStream
 
 boost::asio::awaitable<void> EditorInbox::read_loop() {
   try {
-    while (auto message = co_await reader_.read()) {
+    for (;;) {
+      auto message = co_await reader_.read();
+      if (!message) break;
       if (closed_) co_return;
       queue_.push_back(std::move(*message));
       changed_.notify();

@@ -38,10 +38,10 @@ asio::awaitable<LaunchPlan> StaticPodTarget::plan() {
     }
     auto parked = co_await node::stat_file(node_, parked_path_);
     throw TargetError("there is no manifest " + manifest_path_ + " on " + node_.describe() + ". " +
-                      (parked
-                           ? "It is parked at " + parked_path_ +
-                                 " by an earlier kdap session that did not finish; run `kdap restore` first. "
-                           : "") +
+                      (parked ? "It is parked at " + parked_path_ +
+                                    " by an earlier kdap session that did not finish; move it back to the "
+                                    "manifest directory first. "
+                              : "") +
                       (available.empty() ? "No static pods were found in " + config_.manifest_dir +
                                                " (set manifestDir if the kubelet uses another directory)."
                                          : "Static pods there: " + available + "."));
@@ -65,6 +65,12 @@ asio::awaitable<LaunchPlan> StaticPodTarget::plan() {
   plan.env = spec_->env;
   plan.env.insert(plan.env.end(), config_.env.begin(), config_.env.end());
   plan.cwd = config_.cwd ? config_.cwd : spec_->working_dir;
+  for (const auto& name : spec_->env_from_refs) {
+    plan.warnings.push_back(
+        "the manifest sets " + name +
+        " from valueFrom, which only the kubelet can resolve; set it in `env` if the component "
+        "needs it");
+  }
   plan.summary = "static pod " + name_ + " from " + manifest_path_ + ": " + plan.program + " with " +
                  std::to_string(plan.args.size()) + " arguments";
   co_return plan;
@@ -123,8 +129,13 @@ asio::awaitable<void> StaticPodTarget::park(StepReporter report) {
   auto leftover = co_await node::stat_file(node_, parked_path_);
   if (leftover) {
     throw TargetError("an earlier kdap session left " + parked_path_ +
-                      " parked. kdap will not overwrite it: run `kdap restore` (or move it back to " +
-                      config_.manifest_dir + " by hand if it is the right one), then start again.");
+                      " parked. kdap will not overwrite it: move it back to " + config_.manifest_dir +
+                      " if it is the component's manifest (or remove it if it is stale), then start again.");
+  }
+  auto running = co_await running_pids();
+  if (running.empty()) {
+    report("no running process matches " + manifest_path_ +
+           " (is the kubelet running it?); kdap parks it anyway");
   }
   original_ = co_await node::stat_file(node_, manifest_path_);
   if (!original_) throw TargetError(manifest_path_ + " disappeared before kdap could park it");

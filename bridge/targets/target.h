@@ -24,7 +24,8 @@ struct LaunchPlan {
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<std::string> cwd;
-  std::string summary;  // one line for the editor's console
+  std::string summary;                // one line for the editor's console
+  std::vector<std::string> warnings;  // things the user should know, said in the console
 };
 
 // Reports the steps of a long operation ("waiting for kube-scheduler to stop") to the editor.

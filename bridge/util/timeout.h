@@ -50,4 +50,15 @@ boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op,
   }
 }
 
+// Waits for `op` at most `limit`; true when it finished in time. Never throws for the timeout.
+inline boost::asio::awaitable<bool> finishes_within(boost::asio::awaitable<void> op,
+                                                    std::chrono::steady_clock::duration limit) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, limit);
+  auto expire = [](boost::asio::steady_timer& t) -> boost::asio::awaitable<void> {
+    co_await t.async_wait(boost::asio::use_awaitable);
+  };
+  int winner = co_await race(std::move(op), expire(timer));
+  co_return winner == 0;
+}
+
 }  // namespace kdap

@@ -68,10 +68,10 @@ class StaticPodNode:
         args.update(extra)
         return args
 
-    def spawn_kdap(self, name: str = "kdap") -> DapClient:
+    def spawn_kdap(self, name: str = "kdap", env: Optional[dict] = None) -> DapClient:
         client = DapClient.spawn([harness.kdap_bin(), "dap", "--log-level", "debug"],
                                  stderr_path=os.path.join(self.tmp, name + ".stderr"),
-                                 transcript_path=os.path.join(self.tmp, name + ".dap.log"))
+                                 transcript_path=os.path.join(self.tmp, name + ".dap.log"), env=env)
         self.test.addCleanup(client.close)
         return client
 

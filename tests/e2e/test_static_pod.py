@@ -162,6 +162,24 @@ class BadInputTest(unittest.TestCase):
         self.assertIn("/nonexistent/kube-scheduler", message)
         self.assertIn("-gcflags=all=-N -l", message)
 
+    def test_program_dlv_cannot_launch_over_ssh(self):
+        """dlv announces its port before it launches the program; a program it cannot run must still end in a
+        clear error and a restored node (the SSH connection survives the failed tunnel)."""
+        node = StaticPodNode(self, FX, ssh=True)
+        script = os.path.join(node.tmp, "not-a-go-binary")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nexec sleep 1000\n")
+        os.chmod(script, 0o755)
+        client = node.spawn_kdap()
+        initialize(client)
+        response = client.request("launch", node.launch_args(program=script), timeout=90)
+        self.assertFalse(response["success"], response)
+        self.assertIn("dlv ended before kdap could connect", response["body"]["error"]["format"])
+        self.assertEqual(open(node.manifest, "rb").read(), node.original.data)
+        client.request_ok("disconnect", timeout=30)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        node.assert_restored()
+
     def test_dlv_missing_restores_first(self):
         """A failure after parking restores the manifest before kdap answers."""
         node = StaticPodNode(self, FX, ssh=False)

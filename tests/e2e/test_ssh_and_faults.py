@@ -1,0 +1,116 @@
+"""How kdap reaches a node (ssh config aliases, ssh-agent, refused keys) and how a session ends when something
+other than the editor ends it (dlv dies, kdap gets SIGTERM). Real sshd, real dlv, real Go component.
+Run: cd tests/e2e && python3 -m unittest -v test_ssh_and_faults"""
+
+import os
+import signal
+import subprocess
+import unittest
+from pathlib import Path
+
+import harness
+from kdap_session import StaticPodNode, dlv_pids, initialize
+
+FX: harness.Fixtures
+
+
+def setUpModule():
+    global FX
+    FX = harness.build_fixtures()
+
+
+def short_session(test, node, client, **launch):
+    initialize(client)
+    client.request_ok("launch", node.launch_args(**launch), timeout=90)
+    client.request_ok("configurationDone")
+    test.assertFalse(os.path.exists(node.manifest))
+    client.request_ok("disconnect", timeout=90)
+    test.assertEqual(client.wait_exit(timeout=30), 0)
+    node.assert_restored()
+
+
+class SshAccessTest(unittest.TestCase):
+    def test_ssh_config_alias_supplies_hostname_port_user_and_key(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        config = Path(node.tmp, "ssh_config")
+        config.write_text(f"Host demo-node\n  HostName 127.0.0.1\n  Port {node.ssh.port}\n  User {node.ssh.user}\n"
+                          f"  IdentityFile {node.ssh.identity_file}\n")
+        client = node.spawn_kdap(env=dict(os.environ, HOME=node.tmp))  # no default keys, no agent
+        launch = node.launch_args(host="demo-node", sshConfigFile=str(config))
+        del launch["identityFile"]
+        initialize(client)
+        client.request_ok("launch", launch, timeout=90)
+        client.request_ok("configurationDone")
+        client.request_ok("disconnect", timeout=90)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        node.assert_restored()
+        self.assertIn(f"ssh: connected to {node.ssh.user}@127.0.0.1:{node.ssh.port}", node.kdap_log())
+
+    def test_key_from_ssh_agent(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        sock = os.path.join(node.tmp, "agent.sock")
+        agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+        self.addCleanup(agent.kill)
+        harness.wait_until(lambda: os.path.exists(sock), 10, "ssh-agent's socket")
+        env = dict(os.environ, SSH_AUTH_SOCK=sock, HOME=node.tmp)
+        subprocess.run(["ssh-add", node.ssh.identity_file], env=env, check=True, timeout=10,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = node.spawn_kdap(env=env)
+        launch = node.launch_args()
+        del launch["identityFile"]
+        initialize(client)
+        client.request_ok("launch", launch, timeout=90)
+        client.request_ok("configurationDone")
+        client.request_ok("disconnect", timeout=90)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        node.assert_restored()
+
+    def test_key_not_accepted(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        other = os.path.join(node.tmp, "other_key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other], check=True, timeout=30)
+        client = node.spawn_kdap(env=dict(os.environ, HOME=node.tmp))
+        initialize(client)
+        response = client.request("launch", node.launch_args(identityFile=other), timeout=60)
+        self.assertFalse(response["success"])
+        message = response["body"]["error"]["format"]
+        self.assertIn("accepted no key", message)
+        self.assertIn("authorized_keys", message)
+        client.request_ok("disconnect", timeout=30)
+        node.assert_untouched()
+
+
+class FaultTest(unittest.TestCase):
+    def start_session(self, node):
+        client = node.spawn_kdap()
+        initialize(client)
+        client.request_ok("launch", node.launch_args(), timeout=90)
+        client.request_ok("configurationDone")
+        self.assertFalse(os.path.exists(node.manifest))
+        return client
+
+    def test_dlv_killed_mid_session(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        client = self.start_session(node)
+        [dlv] = dlv_pids()
+        os.kill(dlv, signal.SIGKILL)
+        client.wait_event("terminated", timeout=60)
+        self.assertIn("dlv ended unexpectedly", client.output("important"))
+        node.assert_restored()  # restored before the editor was told the session is over
+        client.request_ok("disconnect", timeout=30)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        client.assert_seq_strictly_increasing()
+
+    def test_sigterm_restores_then_exits(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        client = self.start_session(node)
+        client.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(client.wait_exit(timeout=60), 0)
+        node.assert_restored()
+        self.assertIn("signal 15", node.kdap_log())
+        self.assertEqual(dlv_pids(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
