@@ -7,8 +7,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 
-#include "bridge/node/local_node.h"
-#include "bridge/node/ssh_node.h"
+#include "bridge/config/profiles.h"
 #include "bridge/session/capabilities.h"
 #include "bridge/util/race.h"
 #include "bridge/util/timeout.h"
@@ -122,7 +121,7 @@ asio::awaitable<bool> DapSession::launch(Json request) {
 }
 
 asio::awaitable<void> DapSession::bring_up(Json request) {
-  auto cfg = config::parse_launch_config(request.value("arguments", Json::object()));
+  auto cfg = config::parse_launch_config(config::resolve_profile(request.value("arguments", Json::object())));
   std::string where = cfg.host ? *cfg.host : "this machine";
   progress_->start("kdap-launch", "debugging " + cfg.target.text + " on " + where);
   for (const auto& w : cfg.warnings) progress_->console(w);
@@ -185,10 +184,6 @@ asio::awaitable<void> DapSession::take_next(std::optional<std::string>& into) {
   into = co_await inbox_.next();
 }
 
-asio::awaitable<void> DapSession::race_void(asio::awaitable<void> a, asio::awaitable<void> b) {
-  co_await race(std::move(a), std::move(b));
-}
-
 asio::awaitable<bool> DapSession::relay() {
   for (;;) {
     if (run_->dlv_gone() || dlv_conn_->closed()) {
@@ -204,7 +199,7 @@ asio::awaitable<bool> DapSession::relay() {
       co_return false;  // the editor's disconnect is still to come; run() answers it
     }
     std::optional<std::string> body;
-    int winner = co_await race(take_next(body), race_void(run_->wait_dlv_gone(), dlv_conn_->wait_closed()));
+    int winner = co_await race(take_next(body), either(run_->wait_dlv_gone(), dlv_conn_->wait_closed()));
     if (winner != 0) continue;
     if (!body) co_return true;  // the editor is gone; run() restores
     auto env = dap::scan_envelope(*body);

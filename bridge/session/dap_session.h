@@ -51,8 +51,6 @@ class DapSession {
   // Stops dlv and the debuggee and puts the component back. Returns what went wrong, empty when all is well.
   boost::asio::awaitable<std::string> tear_down();
   boost::asio::awaitable<void> take_next(std::optional<std::string>& into);
-  static boost::asio::awaitable<void> race_void(boost::asio::awaitable<void> a,
-                                                boost::asio::awaitable<void> b);
   void step(const std::string& message);
 
   boost::asio::any_io_executor ex_;

@@ -29,4 +29,9 @@ inline boost::asio::awaitable<int> race(boost::asio::awaitable<void> a, boost::a
   co_return first;
 }
 
+// The same race, for callers that only need it to end.
+inline boost::asio::awaitable<void> either(boost::asio::awaitable<void> a, boost::asio::awaitable<void> b) {
+  co_await race(std::move(a), std::move(b));
+}
+
 }  // namespace kdap

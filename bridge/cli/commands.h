@@ -1,0 +1,27 @@
+#pragma once
+// The kdap subcommands. Each returns the process exit code.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kdap::cli {
+
+struct CommonOptions {
+  std::optional<std::string> log_file;
+  std::string log_level = "info";
+};
+
+// `kdap dap`: DAP on stdin/stdout, or with `listen` ("127.0.0.1:0") on TCP, one session after another.
+int run_dap(const std::optional<std::string>& listen);
+
+struct UpOptions {
+  std::optional<std::string> config_file;
+  std::optional<std::string> profile;
+  std::vector<std::pair<std::string, std::string>> overrides;  // --host, --target, … as launch keys
+  std::string listen = "127.0.0.1:0";
+};
+// `kdap up`: bring the component up under dlv, forward a local port to it, restore on SIGINT/SIGTERM.
+int run_up(const UpOptions& options);
+
+}  // namespace kdap::cli
