@@ -1,0 +1,239 @@
+// package.json: the debugger contribution's launch schema matches bridge/config/launch_config.{h,cpp}, and
+// the configurations and snippets it offers are valid against it.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+
+import { TARGET_PATTERN } from '../src/launchConfig';
+import { EXT_ROOT } from './paths';
+import {
+  cppDefaults,
+  cppDlvKeys,
+  cppEditorKeys,
+  cppOwnKeys,
+  cppReadKeys,
+  cppSource,
+  debuggerContribution,
+  expandSnippetText,
+  launchSchema,
+  newAjv,
+  pkg,
+  renderSnippetBody,
+} from './schema';
+
+const props = launchSchema.properties;
+const EXTENSION_KEYS = ['localRoot'];
+
+describe('package.json', () => {
+  test('is a VS Code extension manifest kdap can be packaged from', () => {
+    assert.equal(pkg.name, 'kdap');
+    assert.equal(pkg.publisher, 'kdap');
+    assert.match(pkg.version, /^\d+\.\d+\.\d+$/);
+    assert.equal(pkg.engines.vscode, '^1.85.0');
+    assert.equal(pkg.main, 'out/extension.js');
+    assert.ok(fs.existsSync(path.join(EXT_ROOT, pkg.main)), `${pkg.main} is missing: run npm run compile first`);
+    assert.deepEqual([...pkg.activationEvents].sort(), ['onDebugDynamicConfigurations:kdap', 'onDebugResolve:kdap']);
+    assert.ok(pkg.repository?.url, 'repository is set (vsce asks otherwise)');
+    assert.ok(pkg.license);
+    for (const file of ['README.md', 'CHANGELOG.md', 'LICENSE', '.vscodeignore']) {
+      assert.ok(fs.existsSync(path.join(EXT_ROOT, file)), `${file} exists`);
+    }
+    const typesVersion = pkg.devDependencies['@types/vscode'].replace(/^[\^~]/, '');
+    assert.ok(typesVersion.startsWith('1.85.'), '@types/vscode must not be newer than engines.vscode');
+  });
+
+  test('contributes the kdap debugger for Go and Go breakpoints', () => {
+    assert.equal(pkg.contributes.debuggers.length, 1);
+    assert.equal(debuggerContribution.type, 'kdap');
+    assert.equal(debuggerContribution.label, 'Kubernetes component (kdap)');
+    assert.deepEqual(debuggerContribution.languages, ['go']);
+    assert.equal(debuggerContribution.program, undefined, 'the adapter comes from the descriptor factory');
+    assert.deepEqual(pkg.contributes.breakpoints, [{ language: 'go' }]);
+    assert.deepEqual(launchSchema.required, ['target']);
+  });
+
+  test('contributes the kdap.path and kdap.logFile settings', () => {
+    const settings = pkg.contributes.configuration.properties;
+    for (const key of ['kdap.path', 'kdap.logFile', 'kdap.logLevel']) {
+      assert.equal(settings[key]?.type, 'string', key);
+      assert.equal(settings[key].default, '', key);
+      assert.ok(settings[key].markdownDescription || settings[key].description, key);
+    }
+    assert.match(settings['kdap.path'].markdownDescription, /PATH/);
+  });
+});
+
+describe('launch schema vs bridge/config/launch_config.cpp', () => {
+  test('the C++ lists are where the test looks for them', () => {
+    assert.ok(cppOwnKeys().includes('target'));
+    assert.ok(cppDlvKeys().includes('substitutePath'));
+    assert.ok(cppEditorKeys().includes('type'));
+  });
+
+  test("every kdap attribute (the `own` set) is in the schema", () => {
+    const missing = cppOwnKeys().filter((k) => !(k in props));
+    assert.deepEqual(missing, [], `add these to configurationAttributes.launch: ${missing.join(', ')}`);
+  });
+
+  test('every dlv pass-through attribute (kDlvAttachKeys) is in the schema', () => {
+    const missing = cppDlvKeys().filter((k) => !(k in props));
+    assert.deepEqual(missing, [], `add these to configurationAttributes.launch: ${missing.join(', ')}`);
+  });
+
+  test('the schema has no attribute kdap does not know', () => {
+    const known = new Set([...cppOwnKeys(), ...cppDlvKeys(), ...EXTENSION_KEYS]);
+    const extra = Object.keys(props).filter((k) => !known.has(k));
+    assert.deepEqual(extra, [], `kdap would warn about these as unknown: ${extra.join(', ')}`);
+  });
+
+  test('kdap ignores localRoot silently (it is in kEditorKeys)', () => {
+    for (const k of EXTENSION_KEYS) assert.ok(cppEditorKeys().includes(k), k);
+  });
+
+  test('every attribute parse_launch_config reads is in its own set', () => {
+    const own = new Set([...cppOwnKeys(), ...cppDlvKeys()]);
+    const read = cppReadKeys();
+    assert.ok(read.length >= 15, `found only ${read.join(', ')}`);
+    assert.deepEqual(read.filter((k) => !own.has(k)), []);
+  });
+
+  test("defaults match LaunchConfig's member initializers", () => {
+    const defaults = cppDefaults();
+    assert.ok(Object.keys(defaults).length >= 7, JSON.stringify(defaults));
+    for (const [key, value] of Object.entries(defaults)) {
+      assert.ok(key in props, `${key} (from launch_config.h) is in the schema`);
+      assert.equal(props[key].default, value, `default of ${key}`);
+    }
+  });
+
+  test('timeouts have the limits parse_launch_config enforces', () => {
+    const max = Number(/between 1 and (\d+)/.exec(cppSource)?.[1]);
+    assert.ok(max > 0);
+    const timeouts = [...cppSource.matchAll(/seconds_at\(args, "(\w+)"/g)].map((m) => m[1]);
+    assert.equal(timeouts.length, 4);
+    for (const key of timeouts) {
+      assert.equal(props[key].type, 'number', key);
+      assert.equal(props[key].exclusiveMinimum, 0, key);
+      assert.equal(props[key].maximum, max, key);
+    }
+  });
+
+  test('every attribute has a type, a description and a default that fits', () => {
+    const ajv = newAjv();
+    for (const [key, schema] of Object.entries(props)) {
+      assert.ok(schema.type, `${key} has a type`);
+      assert.ok(
+        typeof schema.description === 'string' || typeof schema.markdownDescription === 'string',
+        `${key} has a description`,
+      );
+      if ('default' in schema) {
+        const validate = ajv.compile(schema);
+        assert.ok(validate(schema.default), `${key}'s default: ${ajv.errorsText(validate.errors)}`);
+      }
+    }
+  });
+
+  test('the target pattern is the one in src/launchConfig.ts and covers every kind kdap knows', () => {
+    assert.equal(new RegExp(props.target.pattern as string).source, TARGET_PATTERN.source);
+    const kinds = [...cppSource.matchAll(/\{"([a-z-]+)", TargetKind::/g)].map((m) => m[1]);
+    assert.ok(kinds.length >= 5, kinds.join(','));
+    assert.match(cppSource, /text == "exec"/);
+    const validate = newAjv().compile(props.target);
+    for (const kind of kinds) {
+      assert.ok(validate(`${kind}/x`), `${kind}/x`);
+      assert.ok(!validate(`${kind}/`), `${kind}/ names nothing`);
+    }
+    for (const ok of ['exec', 'static-pod/kube-scheduler', 'daemonset/kube-system/kube-proxy', 'pid/42']) {
+      assert.ok(validate(ok), ok);
+    }
+    for (const bad of ['deployment/x', 'exec/x', 'kube-scheduler', '', 'static-pod']) {
+      assert.ok(!validate(bad), bad);
+    }
+  });
+
+  test('dlvFlags refuses what parse_launch_config refuses', () => {
+    const validate = newAjv().compile(props.dlvFlags);
+    for (const check of ['flag.starts_with("--listen")', 'flag.starts_with("-l=")', 'flag == "-l"', 'flag.starts_with("--headless")']) {
+      assert.ok(cppSource.includes(check), `launch_config.cpp no longer checks ${check}; update the dlvFlags schema`);
+    }
+    for (const bad of ['--listen=0.0.0.0:2345', '--listen', '-l', '-l=:2345', '--headless', '--headless=true']) {
+      assert.ok(!validate([bad]), bad);
+    }
+    for (const good of ['--check-go-version=false', '--log', '--log-output=dap,debugger', '-log']) {
+      assert.ok(validate([good]), good);
+    }
+  });
+
+  test('manifestDir and stateDir must be absolute', () => {
+    const ajv = newAjv();
+    for (const key of ['manifestDir', 'stateDir']) {
+      const validate = ajv.compile(props[key]);
+      assert.ok(validate('/x'));
+      assert.ok(!validate('x'));
+      assert.ok(!validate(''));
+    }
+  });
+
+  test('substitutePath entries need from and to', () => {
+    const validate = newAjv().compile(props.substitutePath);
+    assert.ok(validate([{ from: '/a', to: '/b' }]));
+    assert.ok(!validate([{ from: '/a' }]));
+    assert.ok(!validate({ from: '/a', to: '/b' }));
+  });
+});
+
+describe('configurations offered to the user', () => {
+  const validateLaunch = newAjv().compile(launchSchema);
+  const expectedTargets = [
+    'static-pod/kube-apiserver',
+    'static-pod/kube-scheduler',
+    'static-pod/kube-controller-manager',
+    'daemonset/kube-system/kube-proxy',
+    'systemd/kubelet',
+  ];
+
+  function checkConfig(config: Record<string, unknown>, what: string) {
+    assert.ok(validateLaunch(config), `${what}: ${newAjv().errorsText(validateLaunch.errors)}`);
+    assert.equal(config.type, 'kdap', what);
+    assert.equal(config.request, 'launch', what);
+    assert.ok(typeof config.name === 'string' && config.name, what);
+    const sp = config.substitutePath as { from: string; to: string }[];
+    assert.equal(sp.length, 1, what);
+    assert.equal(sp[0].from, '${workspaceFolder}', what);
+    assert.match(sp[0].to, /^\/go\/src\//, what);
+  }
+
+  test('initialConfigurations are valid and cover the components', () => {
+    const configs = debuggerContribution.initialConfigurations as Record<string, unknown>[];
+    configs.forEach((c, i) => checkConfig(c, `initialConfigurations[${i}]`));
+    const targets = configs.map((c) => c.target as string);
+    for (const t of expectedTargets) assert.ok(targets.includes(t), t);
+    assert.ok(targets.some((t) => t.startsWith('process/')));
+    assert.equal(new Set(configs.map((c) => c.name)).size, configs.length, 'names are unique');
+  });
+
+  test('configurationSnippets expand to valid configurations', () => {
+    const snippets = debuggerContribution.configurationSnippets as { label: string; description: string; body: unknown }[];
+    assert.equal(snippets.length, (debuggerContribution.initialConfigurations as unknown[]).length);
+    const targets: string[] = [];
+    for (const s of snippets) {
+      assert.ok(s.label.startsWith('kdap: '), s.label);
+      assert.ok(s.description, s.label);
+      const config = renderSnippetBody(s.body) as Record<string, unknown>;
+      checkConfig(config, s.label);
+      targets.push(config.target as string);
+    }
+    for (const t of expectedTargets) assert.ok(targets.includes(t), t);
+    assert.ok(targets.some((t) => t.startsWith('process/')));
+  });
+
+  test('the snippet expander follows VS Code snippet syntax', () => {
+    assert.equal(expandSnippetText('${1:root}@${2:node-1}'), 'root@node-1');
+    assert.equal(expandSnippetText('a$1b${2}c'), 'abc');
+    assert.equal(expandSnippetText('"\\${workspaceFolder}"'), '"${workspaceFolder}"');
+    assert.equal(expandSnippetText('${1:a${2:b}c}'), 'abc');
+    assert.throws(() => expandSnippetText('${workspaceFolder}'), /snippet variable/);
+  });
+});
