@@ -24,4 +24,15 @@ struct UpOptions {
 // `kdap up`: bring the component up under dlv, forward a local port to it, restore on SIGINT/SIGTERM.
 int run_up(const UpOptions& options);
 
+// Where `kdap status` and `kdap restore` look: a node (SSH, or this machine) and its kdap state directory.
+struct NodeOptions {
+  std::optional<std::string> host;
+  std::optional<std::string> identity_file;
+  std::optional<std::string> known_hosts_file;
+  std::optional<std::string> ssh_config_file;
+  std::optional<std::string> state_dir;
+};
+int run_status(const NodeOptions& options, bool json);
+int run_restore(const NodeOptions& options, const std::optional<std::string>& component);
+
 }  // namespace kdap::cli

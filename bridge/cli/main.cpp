@@ -23,7 +23,11 @@ constexpr const char* kUsage =
     "          [--manifest-dir D] [--listen 127.0.0.1:PORT]\n"
     "                                         run the component under dlv and forward a local port to it\n"
     "                                         (GoLand's Go Remote, dlv connect) until Ctrl-C; then restore\n"
+    "  kdap status [--host H] [--state-dir D] [--json]  kdap sessions on a node, live or left behind\n"
+    "  kdap restore [--host H] [--state-dir D] [COMPONENT]\n"
+    "                                         put back what a session left (its guard gone too)\n"
     "  kdap version\n"
+    "SSH options for status/restore: --identity-file F, --known-hosts-file F, --ssh-config F\n"
     "common options: --log-file FILE, --log-level trace|debug|info|warn|error|off\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -63,6 +67,10 @@ int main(int argc, char** argv) {
   kdap::cli::CommonOptions common;
   std::optional<std::string> listen;
   kdap::cli::UpOptions up;
+  kdap::cli::NodeOptions node;
+  bool json = false;
+  std::optional<std::string> component;
+  bool node_command = command == "status" || command == "restore";
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* name) -> std::optional<std::string> {
@@ -80,6 +88,24 @@ int main(int argc, char** argv) {
       common.log_level = *l;
     } else if (auto li = value("listen")) {
       listen = *li;
+    } else if (node_command) {
+      if (auto h = value("host")) {
+        node.host = *h;
+      } else if (auto idf = value("identity-file")) {
+        node.identity_file = *idf;
+      } else if (auto kh = value("known-hosts-file")) {
+        node.known_hosts_file = *kh;
+      } else if (auto sc = value("ssh-config")) {
+        node.ssh_config_file = *sc;
+      } else if (auto sd = value("state-dir")) {
+        node.state_dir = *sd;
+      } else if (a == "--json" && command == "status") {
+        json = true;
+      } else if (command == "restore" && !a.starts_with("-") && !component) {
+        component = a;
+      } else {
+        usage_error("unknown argument " + a);
+      }
     } else if (command == "up") {
       if (auto c = value("config")) {
         up.config_file = *c;
@@ -104,6 +130,8 @@ int main(int argc, char** argv) {
   }
   setup_logging(common);
   if (command == "dap") return kdap::cli::run_dap(listen);
+  if (command == "status") return kdap::cli::run_status(node, json);
+  if (command == "restore") return kdap::cli::run_restore(node, component);
   if (command == "up") {
     if (listen) up.listen = *listen;
     return kdap::cli::run_up(up);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <functional>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -56,6 +57,10 @@ class StepPrinter {
   bool pending_ = false;
 };
 
+asio::awaitable<void> join_owned(std::shared_ptr<dap::ByteStream> a, std::shared_ptr<dap::ByteStream> b) {
+  co_await session::join_streams(*a, *b);
+}
+
 config::Json launch_arguments(const UpOptions& options) {
   config::Json args = config::Json::object();
   if (options.profile) {
@@ -89,17 +94,35 @@ int run_up(const UpOptions& options) {
   Signal stop(ex);
   std::string stop_reason;
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    stop_reason = "signal " + std::to_string(sig);
-    stop.notify();
-  });
+  // A signal may come at any moment, bring-up included; it is remembered, not just announced.
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (stop_reason.empty()) stop_reason = "signal " + std::to_string(sig);
+        stop.notify();
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  auto wait_stop = [&]() -> asio::awaitable<void> {
+    while (stop_reason.empty()) co_await stop.wait();
+  };
+  // Bound before anything changes on the node: a busy port must not leave the component parked.
+  asio::ip::tcp::acceptor acceptor(io);
+  try {
+    acceptor.open(where.protocol());
+    acceptor.bind(where);
+    acceptor.listen();
+  } catch (const boost::system::system_error& e) {
+    std::cerr << "kdap up: cannot listen on " << options.listen << ": " << e.code().message() << "\n";
+    return 1;
+  }
   int exit_code = 0;
 
   auto main = [&]() -> asio::awaitable<void> {
     std::string failure;
     try {
-      co_await run.start();
+      int winner = co_await race(run.start(), wait_stop());
+      if (winner == 1) failure = "stopped by " + stop_reason + " while bringing it up";
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -113,7 +136,6 @@ int run_up(const UpOptions& options) {
     asio::co_spawn(ex, run.watch_output([](bool, std::string_view text) { std::cout << text << std::flush; }),
                    asio::detached);
 
-    asio::ip::tcp::acceptor acceptor(ex, where);
     auto bound = acceptor.local_endpoint();
     std::string address = bound.address().to_string() + ":" + std::to_string(bound.port());
     out.line(target + " runs under dlv on " + run.node().describe() + ".");
@@ -138,15 +160,10 @@ int run_up(const UpOptions& options) {
           client->close();
           continue;
         }
-        asio::co_spawn(
-            ex,
-            [client, dlv_side]() -> asio::awaitable<void> {
-              co_await session::join_streams(*client, *dlv_side);
-            },
-            asio::detached);
+        asio::co_spawn(ex, join_owned(client, dlv_side), asio::detached);
       }
     };
-    co_await race(either(stop.wait(), run.wait_dlv_gone()), accept_loop());
+    co_await race(either(wait_stop(), run.wait_dlv_gone()), accept_loop());
     if (run.dlv_gone() && stop_reason.empty()) out.line("dlv ended:\n" + run.dlv().last_lines());
     boost::system::error_code ignored;
     acceptor.close(ignored);

@@ -177,6 +177,9 @@ LaunchConfig parse_launch_config(const Json& args) {
     c.stop_timeout = seconds_at(args, "stopTimeout", c.stop_timeout);
     c.start_timeout = seconds_at(args, "startTimeout", c.start_timeout);
     c.dlv_timeout = seconds_at(args, "dlvTimeout", c.dlv_timeout);
+    c.guard_keepalive = seconds_at(args, "guardKeepalive", c.guard_keepalive);
+    if (c.guard_keepalive.count() < 3)
+      throw ConfigError(where("guardKeepalive") + " must be at least 3 seconds");
     for (const char* key : kDlvAttachKeys) {
       if (args.contains(key)) c.dlv_attach[key] = args.at(key);
     }
@@ -189,9 +192,10 @@ LaunchConfig parse_launch_config(const Json& args) {
     throw ConfigError(std::string("launch configuration: ") + e.what());
   }
   static const std::set<std::string> own = {
-      "host",     "identityFile", "knownHostsFile", "sshConfigFile", "target",       "manifestDir",
-      "stateDir", "program",      "args",           "extraArgs",     "env",          "cwd",
-      "dlvPath",  "dlvFlags",     "connectTimeout", "stopTimeout",   "startTimeout", "dlvTimeout"};
+      "host",        "identityFile", "knownHostsFile", "sshConfigFile", "target",
+      "manifestDir", "stateDir",     "program",        "args",          "extraArgs",
+      "env",         "cwd",          "dlvPath",        "dlvFlags",      "connectTimeout",
+      "stopTimeout", "startTimeout", "dlvTimeout",     "guardKeepalive"};
   for (auto& [key, value] : args.items()) {
     if (own.contains(key) || c.dlv_attach.contains(key)) continue;
     if (std::find(kEditorKeys.begin(), kEditorKeys.end(), key) != kEditorKeys.end()) continue;

@@ -48,7 +48,8 @@ struct LaunchConfig {
   std::chrono::seconds stop_timeout{90};
   std::chrono::seconds start_timeout{120};
   std::chrono::seconds dlv_timeout{60};
-  std::vector<std::string> warnings;  // unknown attributes, said in the console
+  std::chrono::seconds guard_keepalive{30};  // silence after which the node guard restores on its own
+  std::vector<std::string> warnings;         // unknown attributes, said in the console
 };
 
 // Throws ConfigError whose message names the attribute and the fix.

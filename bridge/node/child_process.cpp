@@ -93,6 +93,11 @@ boost::asio::awaitable<void> ChildProcess::write_stdin_and_close(std::string dat
   stdin_.close(ec);
 }
 
+boost::asio::awaitable<void> ChildProcess::write_stdin(std::string data) {
+  if (!stdin_.is_open()) throw std::runtime_error("the process's stdin is closed");
+  co_await boost::asio::async_write(stdin_, boost::asio::buffer(data), boost::asio::use_awaitable);
+}
+
 boost::asio::awaitable<int> ChildProcess::wait() {
   if (!status_) {
     boost::system::error_code ec;

@@ -27,6 +27,8 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   boost::asio::awaitable<std::size_t> read_some(bool stderr_stream, std::span<char> buffer);
   boost::asio::awaitable<void> write_stdin_and_close(std::string data);
+  // Throws when stdin is closed or the pipe broke.
+  boost::asio::awaitable<void> write_stdin(std::string data);
   // Exit status, or -1 when killed by a signal.
   boost::asio::awaitable<int> wait();
   void kill_group(int signal);

@@ -35,6 +35,7 @@ class LocalProcess final : public RemoteProcess {
     co_return co_await child_->read_some(stderr_stream, buffer);
   }
   asio::awaitable<int> wait() override { co_return co_await child_->wait(); }
+  asio::awaitable<void> write(std::string data) override { co_await child_->write_stdin(std::move(data)); }
   void close() override { child_->close_pipes(); }
 
  private:
@@ -63,8 +64,9 @@ asio::awaitable<CommandResult> LocalNode::run(std::string command, Duration time
   co_return result;
 }
 
-asio::awaitable<std::unique_ptr<RemoteProcess>> LocalNode::start(std::string command) {
-  auto child = std::make_unique<ChildProcess>(ex_, std::vector<std::string>{"/bin/sh", "-c", command}, false);
+asio::awaitable<std::unique_ptr<RemoteProcess>> LocalNode::start(std::string command, bool keep_stdin) {
+  auto child =
+      std::make_unique<ChildProcess>(ex_, std::vector<std::string>{"/bin/sh", "-c", command}, keep_stdin);
   co_return std::make_unique<LocalProcess>(std::move(child));
 }
 

@@ -34,6 +34,8 @@ class RemoteProcess {
   virtual asio::awaitable<std::size_t> read_some(bool stderr_stream, std::span<char> buffer) = 0;
   // Waits until the process has ended and returns its exit status (-1 if unknown or killed).
   virtual asio::awaitable<int> wait() = 0;
+  // Writes to the process's stdin (only for processes started with keep_stdin).
+  virtual asio::awaitable<void> write(std::string data) = 0;
   // Drops the connection to the process without waiting; the process itself is stopped through run().
   virtual void close() = 0;
 };
@@ -48,8 +50,10 @@ class Node {
   // failures and on timeout (the command is abandoned, not awaited).
   virtual asio::awaitable<CommandResult> run(std::string command, Duration timeout,
                                              std::string input = {}) = 0;
-  // Starts a long-running command through /bin/sh -c; stdin is closed.
-  virtual asio::awaitable<std::unique_ptr<RemoteProcess>> start(std::string command) = 0;
+  // Starts a long-running command through /bin/sh -c. Its stdin is closed unless `keep_stdin`: then it stays
+  // open for write() until the process object goes away — which is how the node guard notices kdap is gone.
+  virtual asio::awaitable<std::unique_ptr<RemoteProcess>> start(std::string command,
+                                                                bool keep_stdin = false) = 0;
   // A byte stream to 127.0.0.1:port as seen from the node.
   virtual asio::awaitable<std::unique_ptr<dap::ByteStream>> open_tunnel(std::uint16_t port) = 0;
   // Closes every channel; later calls fail.

@@ -220,6 +220,10 @@ asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect(asio::any_io_executor
 
 namespace {
 
+asio::awaitable<void> write_all_on_strand(SshChannel& channel, std::string data) {
+  co_await channel.write_all(data);
+}
+
 class SshRemoteProcess final : public RemoteProcess {
  public:
   explicit SshRemoteProcess(std::unique_ptr<SshChannel> channel) : channel_(std::move(channel)) {}
@@ -233,6 +237,11 @@ class SshRemoteProcess final : public RemoteProcess {
     auto& ch = *channel_;
     co_return co_await asio::co_spawn(
         ch.core()->strand(), [&]() { return ch.wait_exit(); }, asio::use_awaitable);
+  }
+  asio::awaitable<void> write(std::string data) override {
+    auto& ch = *channel_;
+    co_await asio::co_spawn(ch.core()->strand(), write_all_on_strand(ch, std::move(data)),
+                            asio::use_awaitable);
   }
   void close() override {
     if (channel_) channel_->close();
@@ -266,50 +275,66 @@ class SshTunnel final : public dap::ByteStream {
 
 }  // namespace
 
-asio::awaitable<CommandResult> SshNode::run(std::string command, Duration timeout, std::string input) {
-  auto body = [this, command = std::move(command),
-               input = std::move(input)]() -> asio::awaitable<CommandResult> {
-    SshChannel channel(core_);
-    co_await channel.open_exec(command);
-    if (!input.empty()) co_await channel.write_all(input);
-    channel.send_eof();
-    CommandResult result;
-    char buffer[16384];
-    for (bool err : {false, true}) {
-      auto& into = err ? result.err : result.out;
-      for (;;) {
-        std::size_t n = co_await channel.read_some(err, buffer);
-        if (n == 0) break;
-        into.append(buffer, n);
-      }
+// The bodies below run on the session's strand. They are free functions taking their inputs by value rather
+// than lambdas with init-captures: GCC 12 destroys such a lambda twice once it has been moved into co_spawn.
+namespace {
+
+asio::awaitable<CommandResult> run_on_strand(std::shared_ptr<SshSessionCore> core, std::string command,
+                                             std::string input) {
+  SshChannel channel(core);
+  co_await channel.open_exec(command);
+  if (!input.empty()) co_await channel.write_all(input);
+  channel.send_eof();
+  CommandResult result;
+  char buffer[16384];
+  for (bool err : {false, true}) {
+    auto& into = err ? result.err : result.out;
+    for (;;) {
+      std::size_t n = co_await channel.read_some(err, buffer);
+      if (n == 0) break;
+      into.append(buffer, n);
     }
-    result.exit_status = co_await channel.wait_exit();
-    core_->throw_if_dead();
-    co_return result;
-  };
-  co_return co_await with_timeout(asio::co_spawn(core_->strand(), std::move(body), asio::use_awaitable),
-                                  timeout, "a command on " + describe());
+  }
+  result.exit_status = co_await channel.wait_exit();
+  core->throw_if_dead();
+  co_return result;
 }
 
-asio::awaitable<std::unique_ptr<RemoteProcess>> SshNode::start(std::string command) {
-  auto body = [this, command = std::move(command)]() -> asio::awaitable<std::unique_ptr<RemoteProcess>> {
-    auto channel = std::make_unique<SshChannel>(core_);
-    co_await channel->open_exec(command);
-    channel->send_eof();
-    co_return std::make_unique<SshRemoteProcess>(std::move(channel));
-  };
-  co_return co_await with_timeout(asio::co_spawn(core_->strand(), std::move(body), asio::use_awaitable),
-                                  std::chrono::seconds(30), "starting a command on " + describe());
+asio::awaitable<std::unique_ptr<RemoteProcess>> start_on_strand(std::shared_ptr<SshSessionCore> core,
+                                                                std::string command, bool keep_stdin) {
+  auto channel = std::make_unique<SshChannel>(core);
+  co_await channel->open_exec(command);
+  if (!keep_stdin) channel->send_eof();
+  co_return std::make_unique<SshRemoteProcess>(std::move(channel));
+}
+
+asio::awaitable<std::unique_ptr<dap::ByteStream>> tunnel_on_strand(std::shared_ptr<SshSessionCore> core,
+                                                                   std::uint16_t port) {
+  auto channel = std::make_unique<SshChannel>(core);
+  co_await channel->open_forward("127.0.0.1", port);
+  co_return std::make_unique<SshTunnel>(std::move(channel));
+}
+
+}  // namespace
+
+asio::awaitable<CommandResult> SshNode::run(std::string command, Duration timeout, std::string input) {
+  co_return co_await with_timeout(
+      asio::co_spawn(core_->strand(), run_on_strand(core_, std::move(command), std::move(input)),
+                     asio::use_awaitable),
+      timeout, "a command on " + describe());
+}
+
+asio::awaitable<std::unique_ptr<RemoteProcess>> SshNode::start(std::string command, bool keep_stdin) {
+  co_return co_await with_timeout(
+      asio::co_spawn(core_->strand(), start_on_strand(core_, std::move(command), keep_stdin),
+                     asio::use_awaitable),
+      std::chrono::seconds(30), "starting a command on " + describe());
 }
 
 asio::awaitable<std::unique_ptr<dap::ByteStream>> SshNode::open_tunnel(std::uint16_t port) {
-  auto body = [this, port]() -> asio::awaitable<std::unique_ptr<dap::ByteStream>> {
-    auto channel = std::make_unique<SshChannel>(core_);
-    co_await channel->open_forward("127.0.0.1", port);
-    co_return std::make_unique<SshTunnel>(std::move(channel));
-  };
-  co_return co_await with_timeout(asio::co_spawn(core_->strand(), std::move(body), asio::use_awaitable),
-                                  std::chrono::seconds(30), "opening a tunnel on " + describe());
+  co_return co_await with_timeout(
+      asio::co_spawn(core_->strand(), tunnel_on_strand(core_, port), asio::use_awaitable),
+      std::chrono::seconds(30), "opening a tunnel on " + describe());
 }
 
 }  // namespace kdap::node

@@ -27,7 +27,7 @@ class SshNode final : public Node {
   asio::any_io_executor executor() const override { return ex_; }
   std::string describe() const override { return core_->name(); }
   asio::awaitable<CommandResult> run(std::string command, Duration timeout, std::string input) override;
-  asio::awaitable<std::unique_ptr<RemoteProcess>> start(std::string command) override;
+  asio::awaitable<std::unique_ptr<RemoteProcess>> start(std::string command, bool keep_stdin) override;
   asio::awaitable<std::unique_ptr<dap::ByteStream>> open_tunnel(std::uint16_t port) override;
   void close() override;
 

@@ -47,12 +47,10 @@ void SshSessionCore::start_driver() {
     throw NodeError("SSH connection to " + name_ + ": cannot set up libssh's event loop");
   }
   seen_packets_ = received_.in_packets;
-  asio::co_spawn(
-      strand_, [self = shared_from_this()]() { return self->drive(); }, asio::detached);
+  asio::co_spawn(strand_, drive(shared_from_this()), asio::detached);
 }
 
-asio::awaitable<void> SshSessionCore::drive() {
-  auto keep_alive = shared_from_this();
+asio::awaitable<void> SshSessionCore::drive(std::shared_ptr<SshSessionCore> /*keep_alive*/) {
   while (!dead_ && !stopped_) {
     boost::system::error_code ec;
     co_await socket_.async_wait(asio::posix::descriptor_base::wait_read,
@@ -73,8 +71,7 @@ asio::awaitable<void> SshSessionCore::drive() {
   }
 }
 
-asio::awaitable<void> SshSessionCore::flush() {
-  auto keep_alive = shared_from_this();
+asio::awaitable<void> SshSessionCore::flush(std::shared_ptr<SshSessionCore> /*keep_alive*/) {
   while (!dead_ && !stopped_ && (ssh_get_poll_flags(session_.get()) & SSH_WRITE_PENDING)) {
     boost::system::error_code ec;
     co_await socket_.async_wait(asio::posix::descriptor_base::wait_write,
@@ -106,8 +103,7 @@ void SshSessionCore::settle() {
   if (event_ && !flushing_ && !dead_ && (ssh_get_poll_flags(session_.get()) & SSH_WRITE_PENDING)) {
     flushing_ = true;
     spdlog::trace("ssh {}: flushing", name_);
-    asio::co_spawn(
-        strand_, [self = shared_from_this()]() { return self->flush(); }, asio::detached);
+    asio::co_spawn(strand_, flush(shared_from_this()), asio::detached);
   }
 }
 

@@ -52,8 +52,9 @@ class SshSessionCore : public std::enable_shared_from_this<SshSessionCore> {
   void shutdown();
 
  private:
-  asio::awaitable<void> drive();
-  asio::awaitable<void> flush();
+  // Both hold the core alive from the moment they are created, not only once they first run.
+  asio::awaitable<void> drive(std::shared_ptr<SshSessionCore> keep_alive);
+  asio::awaitable<void> flush(std::shared_ptr<SshSessionCore> keep_alive);
   void die(std::string reason);
 
   Strand strand_;

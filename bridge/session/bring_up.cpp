@@ -2,8 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "bridge/node/local_node.h"
-#include "bridge/node/ssh_node.h"
+#include <boost/asio/co_spawn.hpp>
+
+#include "bridge/node/connect.h"
 #include "bridge/util/timeout.h"
 
 namespace kdap::session {
@@ -18,24 +19,22 @@ BringUp::~BringUp() = default;
 
 boost::asio::awaitable<void> BringUp::start() {
   const auto& cfg = config_;
-  if (cfg.host) {
-    step_("connecting to " + *cfg.host);
-    node::SshOptions ssh;
-    ssh.host = *cfg.host;
-    ssh.identity_file = cfg.identity_file;
-    ssh.known_hosts_file = cfg.known_hosts_file;
-    ssh.ssh_config_file = cfg.ssh_config_file;
-    ssh.connect_timeout = cfg.connect_timeout;
-    node_ = co_await node::SshNode::connect(ex_, ssh);
-  } else {
-    node_ = std::make_unique<node::LocalNode>(ex_);
-  }
+  step_(cfg.host ? "connecting to " + *cfg.host : "working on this machine");
+  node_ = co_await node::connect_node(ex_, cfg);
 
+  guard_ = std::make_shared<guard::NodeGuard>(*node_, cfg.state_dir, cfg.target.text);
+  co_await guard_->lock();
   target_ = targets::make_target(cfg, *node_);
   step_("reading " + cfg.target.text);
   auto plan = co_await target_->plan();
   note_(plan.summary);
   for (const auto& w : plan.warnings) note_(w);
+
+  step_("arming the node guard");
+  co_await guard_->arm(target_->undo_script(), cfg.guard_keepalive);
+  boost::asio::co_spawn(ex_, guard_->heartbeat(), [](std::exception_ptr e) {
+    if (e) spdlog::debug("guard heartbeat ended");
+  });
 
   co_await target_->park(step_);
 
@@ -43,6 +42,7 @@ boost::asio::awaitable<void> BringUp::start() {
   delve::DlvOptions dlv_options{cfg.dlv_path, cfg.dlv_flags};
   dlv_ = co_await delve::DlvServer::start(*node_, plan, dlv_options, cfg.dlv_timeout);
   dlv_gone_ = false;
+  co_await guard_->record_dlv(dlv_->pid());
 }
 
 boost::asio::awaitable<void> BringUp::watch_output(delve::DlvServer::OutputSink sink) {
@@ -68,13 +68,26 @@ boost::asio::awaitable<std::string> BringUp::tear_down() {
       problems += std::string("stopping dlv failed: ") + e.what() + "\n";
     }
   }
+  bool restored = true;
   if (target_ && target_->parked()) {
     try {
       co_await target_->restore(step_);
     } catch (const std::exception& e) {
+      restored = false;
       problems += std::string("restoring ") + config_.target.text + " failed: " + e.what() + "\n";
     }
   }
+  if (guard_ && restored && problems.empty()) {
+    try {
+      co_await guard_->disarm();
+    } catch (const std::exception& e) {
+      problems += std::string("removing the session's journal failed: ") + e.what() + "\n";
+    }
+  } else if (guard_ && guard_->armed()) {
+    // Left armed on purpose: when kdap's connection ends, the guard retries the restore on the node.
+    problems += "the node guard stays armed and restores when kdap disconnects; `kdap status` shows it\n";
+  }
+  guard_.reset();
   target_.reset();
   dlv_.reset();
   if (node_) node_->close();

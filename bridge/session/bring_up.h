@@ -12,6 +12,7 @@
 
 #include "bridge/config/launch_config.h"
 #include "bridge/delve/dlv_server.h"
+#include "bridge/guard/node_guard.h"
 #include "bridge/node/node.h"
 #include "bridge/targets/target.h"
 #include "bridge/util/signal.h"
@@ -48,6 +49,7 @@ class BringUp {
   std::unique_ptr<node::Node> node_;
   std::unique_ptr<targets::Target> target_;
   std::shared_ptr<delve::DlvServer> dlv_;
+  std::shared_ptr<guard::NodeGuard> guard_;
   Signal dlv_down_;
   bool dlv_gone_ = true;
   bool tearing_down_ = false;

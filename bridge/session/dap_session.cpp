@@ -160,8 +160,7 @@ asio::awaitable<void> DapSession::attach_dlv() {
   step("opening the tunnel to dlv (127.0.0.1:" + std::to_string(dlv.port()) + " on the node)");
   auto tunnel = co_await run_->node().open_tunnel(dlv.port());
   dlv_conn_ = std::make_shared<DlvConnection>(ex_, std::move(tunnel), mapper_, editor_);
-  asio::co_spawn(
-      ex_, [conn = dlv_conn_]() { return conn->pump(); }, log_exception);
+  asio::co_spawn(ex_, dlv_conn_->pump(), log_exception);  // pump() keeps the connection alive itself
 
   step("attaching");
   Json init = co_await dlv_conn_->request("initialize", initialize_args_, kDlvAnswerTimeout);

@@ -174,6 +174,25 @@ asio::awaitable<void> StaticPodTarget::restore(StepReporter report) {
   co_await wait_until(true, config_.start_timeout, report);
 }
 
+std::string StaticPodTarget::undo_script() const {
+  auto parked = node::shell_quote(parked_path_);
+  auto manifest = node::shell_quote(manifest_path_);
+  return "if [ -e " + parked +
+         " ]; then\n"
+         "  if [ -e " +
+         manifest +
+         " ]; then\n"
+         "    echo \"kdap: " +
+         manifest_path_ + " exists again; the original stays at " + parked_path_ +
+         "\" >&2\n"
+         "    exit 1\n"
+         "  fi\n"
+         "  mv -f -- " +
+         parked + " " + manifest +
+         " || exit 1\n"
+         "fi\n";
+}
+
 std::unique_ptr<Target> make_target(const config::LaunchConfig& config, node::Node& node) {
   switch (config.target.kind) {
     case config::TargetKind::kStaticPod:

@@ -16,6 +16,7 @@ class StaticPodTarget final : public Target {
   asio::awaitable<void> park(StepReporter report) override;
   asio::awaitable<void> restore(StepReporter report) override;
   bool parked() const override { return parked_; }
+  std::string undo_script() const override;
 
   const std::string& manifest_path() const { return manifest_path_; }
   const std::string& parked_path() const { return parked_path_; }

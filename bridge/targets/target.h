@@ -47,6 +47,9 @@ class Target {
   // Puts the component back exactly as it was and waits until it runs again. Safe to call when not parked.
   virtual asio::awaitable<void> restore(StepReporter report) = 0;
   virtual bool parked() const = 0;
+  // Shell lines that put the component back without kdap (the node guard and `kdap restore` run them);
+  // they exit non-zero, leaving everything in place, when they cannot restore safely.
+  virtual std::string undo_script() const = 0;
 };
 
 std::unique_ptr<Target> make_target(const config::LaunchConfig& config, node::Node& node);

@@ -112,11 +112,16 @@ describe('launch schema vs bridge/config/launch_config.cpp', () => {
     const max = Number(/between 1 and (\d+)/.exec(cppSource)?.[1]);
     assert.ok(max > 0);
     const timeouts = [...cppSource.matchAll(/seconds_at\(args, "(\w+)"/g)].map((m) => m[1]);
-    assert.equal(timeouts.length, 4);
+    assert.equal(timeouts.length, 5);
     for (const key of timeouts) {
       assert.equal(props[key].type, 'number', key);
-      assert.equal(props[key].exclusiveMinimum, 0, key);
       assert.equal(props[key].maximum, max, key);
+      if (key === 'guardKeepalive') {
+        const min = Number(/guardKeepalive"\) \+ " must be at least (\d+) seconds/.exec(cppSource)?.[1]);
+        assert.equal(props[key].minimum, min, key);
+      } else {
+        assert.equal(props[key].exclusiveMinimum, 0, key);
+      }
     }
   });
 

@@ -1,0 +1,121 @@
+"""Nothing left parked: the node guard restores when kdap, its connection or sshd dies; one session per
+component; `kdap restore` replays what a dead guard left; `kdap status` lists sessions. Real sshd, real dlv.
+Run: cd tests/e2e && python3 -m unittest -v test_guard"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import harness
+from kdap_session import StaticPodNode, dlv_pids, initialize
+
+FX: harness.Fixtures
+
+
+def setUpModule():
+    global FX
+    FX = harness.build_fixtures()
+
+
+def guard_pids(node):
+    sessions = os.path.join(node.state_dir, "sessions")
+    return [p for p in harness.all_pids()
+            if any(sessions in a for a in (harness.proc_cmdline(p) or [])) and "guard.sh" in " ".join(
+                harness.proc_cmdline(p) or [])]
+
+
+def launched(test, node, **launch):
+    client = node.spawn_kdap()
+    initialize(client)
+    client.request_ok("launch", node.launch_args(**launch), timeout=90)
+    client.request_ok("configurationDone")
+    test.assertFalse(os.path.exists(node.manifest))
+    test.assertTrue(os.path.isdir(os.path.join(node.state_dir, "sessions", "static-pod_kube-scheduler")))
+    return client
+
+
+def kdap_cli(node, *args):
+    argv = [harness.kdap_bin(), *args, "--state-dir", node.state_dir]
+    if node.ssh:
+        argv += ["--host", f"{node.ssh.user}@127.0.0.1:{node.ssh.port}", "--identity-file", node.ssh.identity_file,
+                 "--known-hosts-file", node.ssh.known_hosts_file]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+class GuardTest(unittest.TestCase):
+    def test_sigkill_of_kdap_restores(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        client = launched(self, node)
+        os.kill(client.proc.pid, signal.SIGKILL)
+        client.proc.wait(timeout=10)
+        harness.wait_until(lambda: os.path.exists(node.manifest), 10, "the guard to put the manifest back")
+        node.assert_restored()
+        self.assertEqual(guard_pids(node), [])
+
+    def test_sigkill_of_kdap_restores_on_this_machine(self):
+        node = StaticPodNode(self, FX, ssh=False)
+        client = launched(self, node)
+        os.kill(client.proc.pid, signal.SIGKILL)
+        client.proc.wait(timeout=10)
+        harness.wait_until(lambda: os.path.exists(node.manifest), 10, "the guard to put the manifest back")
+        node.assert_restored()
+
+    def test_killing_the_sshd_child_restores(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        client = launched(self, node)
+        for pid in harness.children(node.ssh.pid):  # sshd's per-connection process
+            os.kill(pid, signal.SIGKILL)
+        harness.wait_until(lambda: os.path.exists(node.manifest), 20, "the guard to put the manifest back")
+        node.assert_restored()
+        client.close()
+
+    def test_second_session_is_refused_naming_the_holder(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        first = launched(self, node)
+        second = node.spawn_kdap("kdap2")
+        initialize(second)
+        response = second.request("launch", node.launch_args(), timeout=60)
+        self.assertFalse(response["success"])
+        message = response["body"]["error"]["format"]
+        self.assertIn("already being debugged by", message)
+        self.assertIn(f"pid {first.proc.pid}", message)
+        second.request_ok("disconnect", timeout=30)
+        self.assertFalse(os.path.exists(node.manifest), "the refused session must not touch the first one's work")
+        first.request_ok("disconnect", timeout=90)
+        node.assert_restored()
+
+    def test_restore_by_hand_after_guard_and_kdap_died(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        client = launched(self, node)
+        for pid in guard_pids(node):
+            os.kill(pid, signal.SIGKILL)
+        os.kill(client.proc.pid, signal.SIGKILL)
+        client.proc.wait(timeout=10)
+        time.sleep(1)
+        self.assertFalse(os.path.exists(node.manifest), "with the guard dead nothing restores on its own")
+        status = kdap_cli(node, "status", "--json")
+        self.assertEqual(status.returncode, 0, status.stderr)
+        [session] = json.loads(status.stdout)["sessions"]
+        self.assertEqual(session["target"], "static-pod/kube-scheduler")
+        self.assertFalse(session["guardAlive"])
+        restored = kdap_cli(node, "restore")
+        self.assertEqual(restored.returncode, 0, restored.stderr + restored.stdout)
+        self.assertIn("restored static-pod/kube-scheduler", restored.stdout)
+        node.assert_restored()
+        self.assertEqual(json.loads(kdap_cli(node, "status", "--json").stdout)["sessions"], [])
+
+    def test_clean_end_leaves_no_journal_or_lock(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        client = launched(self, node)
+        client.request_ok("disconnect", timeout=90)
+        node.assert_restored()
+        self.assertEqual(os.listdir(os.path.join(node.state_dir, "sessions")), [])
+        self.assertEqual(guard_pids(node), [])
+        self.assertEqual(dlv_pids(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
