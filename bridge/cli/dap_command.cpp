@@ -12,6 +12,7 @@
 
 #include "bridge/cli/commands.h"
 #include "bridge/cli/endpoint.h"
+#include "bridge/cli/run_main.h"
 #include "bridge/session/dap_session.h"
 #include "dap/asio_byte_stream.h"
 
@@ -35,19 +36,7 @@ int serve_stdio() {
     }
   });
   int exit_code = 0;
-  asio::co_spawn(io, session.run(), [&](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::critical("session failed: {}", ex.what());
-        exit_code = 1;
-      }
-    }
-    signals.cancel();
-    io.stop();
-  });
-  io.run();
+  run_main(io, signals, session.run(), exit_code, "the session");
   spdlog::info("kdap exits");
   return exit_code;
 }
@@ -87,19 +76,7 @@ int serve_tcp(const asio::ip::tcp::endpoint& where) {
     }
   };
   int exit_code = 0;
-  asio::co_spawn(io, serve(), [&](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::critical("server failed: {}", ex.what());
-        exit_code = 1;
-      }
-    }
-    signals.cancel();
-    io.stop();
-  });
-  io.run();
+  run_main(io, signals, serve(), exit_code, "the server");
   spdlog::info("kdap exits");
   return exit_code;
 }

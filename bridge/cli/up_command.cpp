@@ -18,6 +18,7 @@
 
 #include "bridge/cli/commands.h"
 #include "bridge/cli/endpoint.h"
+#include "bridge/cli/run_main.h"
 #include "bridge/config/profiles.h"
 #include "bridge/session/bring_up.h"
 #include "bridge/session/port_forward.h"
@@ -177,20 +178,7 @@ int run_up(const UpOptions& options) {
       exit_code = 1;
     }
   };
-  asio::co_spawn(io, main(), [&](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex2) {
-        spdlog::critical("kdap up failed: {}", ex2.what());
-        exit_code = 1;
-      }
-    }
-    signals.cancel();
-    io.stop();
-  });
-  io.run();
-  return exit_code;
+  return run_main(io, signals, main(), exit_code, "kdap up");
 }
 
 }  // namespace kdap::cli

@@ -46,8 +46,8 @@ def kdap_cli(node, *args):
 
 
 class GuardTest(unittest.TestCase):
-    def test_sigkill_of_kdap_restores(self):
-        node = StaticPodNode(self, FX, ssh=True)
+    def sigkill_restores(self, ssh: bool):
+        node = StaticPodNode(self, FX, ssh=ssh)
         client = launched(self, node)
         os.kill(client.proc.pid, signal.SIGKILL)
         client.proc.wait(timeout=10)
@@ -55,13 +55,11 @@ class GuardTest(unittest.TestCase):
         node.assert_restored()
         self.assertEqual(guard_pids(node), [])
 
+    def test_sigkill_of_kdap_restores(self):
+        self.sigkill_restores(ssh=True)
+
     def test_sigkill_of_kdap_restores_on_this_machine(self):
-        node = StaticPodNode(self, FX, ssh=False)
-        client = launched(self, node)
-        os.kill(client.proc.pid, signal.SIGKILL)
-        client.proc.wait(timeout=10)
-        harness.wait_until(lambda: os.path.exists(node.manifest), 10, "the guard to put the manifest back")
-        node.assert_restored()
+        self.sigkill_restores(ssh=False)
 
     def test_killing_the_sshd_child_restores(self):
         node = StaticPodNode(self, FX, ssh=True)

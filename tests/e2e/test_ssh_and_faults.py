@@ -19,9 +19,12 @@ def setUpModule():
     FX = harness.build_fixtures()
 
 
-def short_session(test, node, client, **launch):
+def session_without_identity_file(test, node, client, **launch):
+    """A whole session where kdap must find the key itself (ssh config, agent)."""
+    args = node.launch_args(**launch)
+    del args["identityFile"]
     initialize(client)
-    client.request_ok("launch", node.launch_args(**launch), timeout=90)
+    client.request_ok("launch", args, timeout=90)
     client.request_ok("configurationDone")
     test.assertFalse(os.path.exists(node.manifest))
     client.request_ok("disconnect", timeout=90)
@@ -36,14 +39,7 @@ class SshAccessTest(unittest.TestCase):
         config.write_text(f"Host demo-node\n  HostName 127.0.0.1\n  Port {node.ssh.port}\n  User {node.ssh.user}\n"
                           f"  IdentityFile {node.ssh.identity_file}\n")
         client = node.spawn_kdap(env=dict(os.environ, HOME=node.tmp))  # no default keys, no agent
-        launch = node.launch_args(host="demo-node", sshConfigFile=str(config))
-        del launch["identityFile"]
-        initialize(client)
-        client.request_ok("launch", launch, timeout=90)
-        client.request_ok("configurationDone")
-        client.request_ok("disconnect", timeout=90)
-        self.assertEqual(client.wait_exit(timeout=30), 0)
-        node.assert_restored()
+        session_without_identity_file(self, node, client, host="demo-node", sshConfigFile=str(config))
         self.assertIn(f"ssh: connected to {node.ssh.user}@127.0.0.1:{node.ssh.port}", node.kdap_log())
 
     def test_key_from_ssh_agent(self):
@@ -56,15 +52,7 @@ class SshAccessTest(unittest.TestCase):
         env = dict(os.environ, SSH_AUTH_SOCK=sock, HOME=node.tmp)
         subprocess.run(["ssh-add", node.ssh.identity_file], env=env, check=True, timeout=10,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = node.spawn_kdap(env=env)
-        launch = node.launch_args()
-        del launch["identityFile"]
-        initialize(client)
-        client.request_ok("launch", launch, timeout=90)
-        client.request_ok("configurationDone")
-        client.request_ok("disconnect", timeout=90)
-        self.assertEqual(client.wait_exit(timeout=30), 0)
-        node.assert_restored()
+        session_without_identity_file(self, node, node.spawn_kdap(env=env))
 
     def test_key_not_accepted(self):
         node = StaticPodNode(self, FX, ssh=True)

@@ -35,3 +35,23 @@ kdap_find_go() {
   [ -n "$best" ] && echo "$best"
   true
 }
+
+# Puts a Go >= 1.26 first on PATH (the e2e fixtures are Go programs).
+kdap_use_go() {
+  local go
+  go=$(kdap_find_go 1.26)
+  [ -n "$go" ] || kdap_die "Go 1.26 or newer is needed (tests/tools/install-deps.sh says how to get it)"
+  PATH="$(dirname "$go"):$PATH"
+  export PATH
+}
+
+# kdap_configure BUILD_DIR [cmake args...]: configures the tree into BUILD_DIR (Ninja for a new one), quietly.
+kdap_configure() {
+  local build=$1
+  shift
+  mkdir -p "$build"
+  local generator=(-G Ninja)
+  [ -f "$build/CMakeCache.txt" ] && generator=()  # keep the generator an existing build dir has
+  cmake -S "$root" -B "$build" "${generator[@]}" "$@" >"$build/configure.log" 2>&1 ||
+    { cat "$build/configure.log" >&2; kdap_die "cmake configure failed (log: $build/configure.log)"; }
+}

@@ -9,15 +9,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${KDAP_BUILD_DIR:-$root/build}
 
 "$root/tests/tools/install-deps.sh"
-go=$(kdap_find_go 1.26)
-PATH="$(dirname "$go"):$PATH"
-export PATH
+kdap_use_go
 
 kdap_step "build kdap"
-generator=(-G Ninja)
-[ -f "$build/CMakeCache.txt" ] && generator=()
-cmake -S "$root" -B "$build" "${generator[@]}" >"$build.configure.log" 2>&1 ||
-  { cat "$build.configure.log" >&2; kdap_die "cmake configure failed"; }
+kdap_configure "$build"
 cmake --build "$build" -j2 --target kdap >/dev/null
 
 kdap_step "demo"

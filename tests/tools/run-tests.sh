@@ -11,17 +11,11 @@ build=${KDAP_BUILD_DIR:-$root/build}
 
 "$root/tests/tools/install-deps.sh"
 
-go=$(kdap_find_go 1.26)
-PATH="$(dirname "$go"):$PATH"
-export PATH
+kdap_use_go
 
 kdap_step "configure $build"
-mkdir -p "$build"
-generator=(-G Ninja)
-[ -f "$build/CMakeCache.txt" ] && generator=()  # keep the generator an existing build dir has
 # shellcheck disable=SC2086 # KDAP_CMAKE_ARGS is a list of arguments
-cmake -S "$root" -B "$build" "${generator[@]}" -DKDAP_WERROR=ON ${KDAP_CMAKE_ARGS:-} >"$build/configure.log" 2>&1 ||
-  { cat "$build/configure.log" >&2; kdap_die "cmake configure failed (log: $build/configure.log)"; }
+kdap_configure "$build" -DKDAP_WERROR=ON ${KDAP_CMAKE_ARGS:-}
 
 kdap_step "build (-j2)"
 cmake --build "$build" -j2

@@ -138,8 +138,10 @@ export function runKdapLs(kdapPath: string, host?: string, options: RunLsOptions
               new LsError(`kdap: \`kdap ${args.join(' ')}\` did not finish within ${Number((timeoutMs / 1000).toFixed(1))} s`),
             );
           }
-          const said = lastLines(String(stderr || stdout || ''), 4);
-          if (/unknown (command|argument)/i.test(said) || /usage:/i.test(said)) {
+          const all = String(stderr || stdout || '');
+          const said = lastLines(all, 4);
+          // kdap prints the complaint first and its whole usage after it, so look at all of it.
+          if (/unknown (command|argument)/i.test(all)) {
             return reject(
               new LsError(
                 `kdap: this kdap (${kdapPath}) cannot list components yet (\`kdap ls --json\` is not supported). ` +
