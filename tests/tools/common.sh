@@ -55,3 +55,7 @@ kdap_configure() {
   cmake -S "$root" -B "$build" "${generator[@]}" "$@" >"$build/configure.log" 2>&1 ||
     { cat "$build/configure.log" >&2; kdap_die "cmake configure failed (log: $build/configure.log)"; }
 }
+
+# ccache (when installed) shares compilations between checkouts, e.g. CI's fresh clones of the same tree.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
