@@ -39,7 +39,7 @@ void log_exception(std::exception_ptr e) {
 }  // namespace
 
 DapSession::DapSession(asio::any_io_executor ex, dap::ByteStream& editor_in, dap::ByteStream& editor_out)
-    : ex_(ex), editor_(editor_out, ex), inbox_(ex, editor_in) {}
+    : ex_(ex), editor_in_(editor_in), editor_(editor_out, ex), inbox_(ex, editor_in) {}
 
 DapSession::~DapSession() = default;
 
@@ -100,6 +100,9 @@ asio::awaitable<void> DapSession::run() {
   auto problem = co_await tear_down();
   if (!problem.empty()) spdlog::error("{}", problem);
   co_await editor_.drain();
+  // The reader must be gone before the session is: it writes into the inbox when its read ends.
+  editor_in_.close();
+  co_await finishes_within(inbox_.wait_reader_done(), std::chrono::seconds(5));
 }
 
 asio::awaitable<bool> DapSession::launch(Json request) {

@@ -54,6 +54,7 @@ class DapSession {
   void step(const std::string& message);
 
   boost::asio::any_io_executor ex_;
+  dap::ByteStream& editor_in_;
   dap::MessageWriter editor_;
   EditorInbox inbox_;
   dap::SeqMapper mapper_;

@@ -14,18 +14,24 @@ boost::asio::awaitable<void> EditorInbox::read_loop() {
     for (;;) {
       auto message = co_await reader_.read();
       if (!message) break;
-      if (closed_) co_return;
+      if (closed_) break;
       queue_.push_back(std::move(*message));
       changed_.notify();
     }
-    if (closed_) co_return;
-    close_reason_ = "the editor closed the connection";
+    if (!closed_) close_reason_ = "the editor closed the connection";
   } catch (const std::exception& e) {
-    close_reason_ = std::string("the editor's stream is unusable: ") + e.what();
-    spdlog::error("{}", close_reason_);
+    if (!closed_) {
+      close_reason_ = std::string("the editor's stream is unusable: ") + e.what();
+      spdlog::error("{}", close_reason_);
+    }
   }
   closed_ = true;
+  reader_done_ = true;
   changed_.notify();
+}
+
+boost::asio::awaitable<void> EditorInbox::wait_reader_done() {
+  while (!reader_done_) co_await changed_.wait();
 }
 
 boost::asio::awaitable<std::optional<std::string>> EditorInbox::next() {

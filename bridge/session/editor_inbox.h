@@ -25,6 +25,8 @@ class EditorInbox {
   // Ends the conversation as if the editor had gone (SIGTERM, Ctrl-C): the session restores and exits.
   void close(std::string reason);
   bool closed() const { return closed_; }
+  // Completes once read_loop() has returned (after the stream was closed), so the inbox may be destroyed.
+  boost::asio::awaitable<void> wait_reader_done();
   std::string close_reason() const { return close_reason_; }
 
  private:
@@ -33,6 +35,7 @@ class EditorInbox {
   std::deque<std::string> queue_;
   Signal changed_;
   bool closed_ = false;
+  bool reader_done_ = false;
   std::string close_reason_;
 };
 
