@@ -188,7 +188,7 @@ asio::awaitable<void> DapSession::take_next(std::optional<std::string>& into) {
 
 asio::awaitable<bool> DapSession::relay() {
   for (;;) {
-    if (run_->dlv_gone() || dlv_conn_->closed()) {
+    if (run_->dlv_gone() || !dlv_conn_ || dlv_conn_->closed()) {
       if (!run_->tearing_down()) {
         send(dap::make_output_event("important", "kdap: dlv ended unexpectedly (exit status " +
                                                      std::to_string(run_->dlv_exit_status()) +

@@ -47,6 +47,9 @@ asio::awaitable<LaunchPlan> StaticPodTarget::plan() {
                                          : "Static pods there: " + available + "."));
   }
   spec_ = parse_static_pod(*text, manifest_path_);
+  // What the journal records and the restore checks against: bytes (SHA-256), mode and owner.
+  original_ = co_await node::stat_file(node_, manifest_path_);
+  if (!original_) throw TargetError(manifest_path_ + " disappeared while kdap read it");
   LaunchPlan plan;
   std::vector<std::string> args(spec_->command.begin() + 1, spec_->command.end());
   args.insert(args.end(), spec_->args.begin(), spec_->args.end());
@@ -137,8 +140,10 @@ asio::awaitable<void> StaticPodTarget::park(StepReporter report) {
     report("no running process matches " + manifest_path_ +
            " (is the kubelet running it?); kdap parks it anyway");
   }
-  original_ = co_await node::stat_file(node_, manifest_path_);
-  if (!original_) throw TargetError(manifest_path_ + " disappeared before kdap could park it");
+  auto now = co_await node::stat_file(node_, manifest_path_);
+  if (!now || now->sha256 != original_->sha256) {
+    throw TargetError(manifest_path_ + " changed while kdap was preparing to park it; start again");
+  }
   co_await node::make_private_dir(node_, config_.state_dir + "/parked");
   report("parking " + manifest_path_ + " at " + parked_path_);
   co_await node::move_file(node_, manifest_path_, parked_path_);
@@ -177,20 +182,30 @@ asio::awaitable<void> StaticPodTarget::restore(StepReporter report) {
 std::string StaticPodTarget::undo_script() const {
   auto parked = node::shell_quote(parked_path_);
   auto manifest = node::shell_quote(manifest_path_);
-  return "if [ -e " + parked +
-         " ]; then\n"
-         "  if [ -e " +
-         manifest +
-         " ]; then\n"
-         "    echo \"kdap: " +
-         manifest_path_ + " exists again; the original stays at " + parked_path_ +
-         "\" >&2\n"
-         "    exit 1\n"
-         "  fi\n"
-         "  mv -f -- " +
-         parked + " " + manifest +
-         " || exit 1\n"
-         "fi\n";
+  std::string script = "# " + manifest_path_ + " was parked at " + parked_path_ + "\n";
+  if (original_) {
+    script += "# original: sha256 " + original_->sha256 + ", mode " + original_->mode + ", owner " +
+              original_->owner + ", " + std::to_string(original_->size) + " bytes\n";
+  }
+  script += "if [ -e " + parked +
+            " ]; then\n"
+            "  if [ -e " +
+            manifest +
+            " ]; then\n"
+            "    echo \"kdap: " +
+            manifest_path_ + " exists again; the original stays at " + parked_path_ +
+            "\" >&2\n"
+            "    exit 1\n"
+            "  fi\n"
+            "  mv -f -- " +
+            parked + " " + manifest + " || exit 1\n";
+  if (original_) {
+    // mv keeps mode and owner; restating them makes the journal enough on its own, whatever moved the file.
+    script += "  chmod " + original_->mode + " " + manifest + " && chown " + original_->owner + " " +
+              manifest + " || exit 1\n";
+  }
+  script += "fi\n";
+  return script;
 }
 
 std::unique_ptr<Target> make_target(const config::LaunchConfig& config, node::Node& node) {

@@ -82,6 +82,23 @@ def breakpoint_location() -> tuple[str, int]:
 
 # ----------------------------------------------------------------------------- /proc
 
+def assert_stopped_in_reconcile(test, client, stopped: dict, round_: int = 1) -> dict:
+    """The fake component stopped at its marked breakpoint: the top frame is main.reconcile at the marked
+    line, with cfg and round among its locals. Returns the frame."""
+    src, line = breakpoint_location()
+    test.assertEqual(stopped["body"]["reason"], "breakpoint")
+    trace = client.request_ok("stackTrace", {"threadId": stopped["body"]["threadId"], "startFrame": 0, "levels": 20})
+    frame = trace["body"]["stackFrames"][0]
+    test.assertEqual(frame["name"], "main.reconcile")
+    test.assertEqual((frame["source"]["path"], frame["line"]), (src, line))
+    scopes = client.request_ok("scopes", {"frameId": frame["id"]})["body"]["scopes"]
+    local = client.request_ok("variables", {"variablesReference": scopes[0]["variablesReference"]})
+    names = {v["name"]: v for v in local["body"]["variables"]}
+    test.assertIn("cfg", names)
+    test.assertEqual(names["round"]["value"], str(round_))
+    return frame
+
+
 def proc_cmdline(pid: int) -> Optional[list[str]]:
     """argv of a live (non-zombie) process, or None."""
     try:

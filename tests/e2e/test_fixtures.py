@@ -340,17 +340,8 @@ class DlvDapTest(unittest.TestCase):
             client.request_ok("configurationDone")
 
             stopped = client.wait_event("stopped", timeout=30)
-            self.assertEqual(stopped["body"]["reason"], "breakpoint")
             thread = stopped["body"]["threadId"]
-            frame = self._top_frame(client, thread)
-            self.assertEqual(frame["name"], "main.reconcile")
-            self.assertEqual((frame["source"]["path"], frame["line"]), (src, line))
-
-            scopes = client.request_ok("scopes", {"frameId": frame["id"]})["body"]["scopes"]
-            local = client.request_ok("variables", {"variablesReference": scopes[0]["variablesReference"]})
-            names = {v["name"]: v for v in local["body"]["variables"]}
-            self.assertIn("cfg", names)
-            self.assertEqual(names["round"]["value"], "1")
+            frame = harness.assert_stopped_in_reconcile(self, client, stopped)
             self.assertEqual(self._eval(client, frame, "cfg.SecurePort"), str(port))
             self.assertEqual(self._eval(client, frame, "cfg.Args[5]"), f'"--secure-port={port}"')
 

@@ -2,6 +2,7 @@
 component; `kdap restore` replays what a dead guard left; `kdap status` lists sessions. Real sshd, real dlv.
 Run: cd tests/e2e && python3 -m unittest -v test_guard"""
 
+import hashlib
 import json
 import os
 import signal
@@ -94,6 +95,9 @@ class GuardTest(unittest.TestCase):
         client.proc.wait(timeout=10)
         time.sleep(1)
         self.assertFalse(os.path.exists(node.manifest), "with the guard dead nothing restores on its own")
+        journal = open(os.path.join(node.state_dir, "sessions", "static-pod_kube-scheduler", "restore.sh")).read()
+        digest = hashlib.sha256(node.original.data).hexdigest()
+        self.assertIn(f"sha256 {digest}, mode {node.original.mode & 0o7777:o}", journal)
         status = kdap_cli(node, "status", "--json")
         self.assertEqual(status.returncode, 0, status.stderr)
         [session] = json.loads(status.stdout)["sessions"]

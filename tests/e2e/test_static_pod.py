@@ -41,16 +41,8 @@ class StaticPodSessionTest(unittest.TestCase):
         self.assertEqual({a for a, _ in addresses}, {"127.0.0.1"}, addresses)
 
         stopped = client.wait_event("stopped", timeout=60)
-        self.assertEqual(stopped["body"]["reason"], "breakpoint")
         thread = stopped["body"]["threadId"]
-        frame = top_frame(client, thread)
-        self.assertEqual(frame["name"], "main.reconcile")
-        self.assertEqual((frame["source"]["path"], frame["line"]), (src, line))
-        scopes = client.request_ok("scopes", {"frameId": frame["id"]})["body"]["scopes"]
-        local = client.request_ok("variables", {"variablesReference": scopes[0]["variablesReference"]})
-        names = {v["name"]: v for v in local["body"]["variables"]}
-        self.assertIn("cfg", names)
-        self.assertEqual(names["round"]["value"], "1")
+        frame = harness.assert_stopped_in_reconcile(self, client, stopped)
         # exactly the manifest's arguments reached the debug process
         self.assertEqual(evaluate(client, frame, "cfg.SecurePort"), str(node.port))
         self.assertEqual(evaluate(client, frame, "len(cfg.Args)"), str(len(node.args)))
@@ -94,6 +86,20 @@ class StaticPodSessionTest(unittest.TestCase):
         client.request_ok("disconnect", timeout=90)
         node.assert_restored()
         self.assertEqual(client.wait_exit(timeout=30), 0)
+
+    def test_terminate_then_disconnect(self):
+        """`terminate` ends the debug process and restores; the editor's `disconnect` that follows is answered."""
+        node = StaticPodNode(self, FX, ssh=True)
+        client = node.spawn_kdap()
+        initialize(client)
+        client.request_ok("launch", node.launch_args(), timeout=90)
+        client.request_ok("configurationDone")
+        client.request_ok("terminate", timeout=90)
+        client.wait_event("terminated", timeout=30)
+        node.assert_restored()
+        client.request_ok("disconnect", timeout=30)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        client.assert_seq_strictly_increasing()
 
     def test_editor_gone_restores(self):
         """EOF on kdap's stdin ends the session: the node is restored and kdap exits."""

@@ -2,7 +2,8 @@
 # Installs the dependencies, builds kdap with warnings as errors, and runs every test with ctest.
 #   sudo tests/tools/run-tests.sh            # everything
 #   sudo tests/tools/run-tests.sh -L e2e     # extra arguments go to ctest
-# Environment: KDAP_BUILD_DIR (default <repo>/build), KDAP_CMAKE_ARGS (extra cmake arguments).
+# Environment: KDAP_BUILD_DIR (default <repo>/build), KDAP_CMAKE_ARGS (extra cmake arguments),
+# KDAP_SKIP_EXTENSION=1 (leave out vscode-extension/'s tests).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck disable=SC1091 # common.sh, beside this script
@@ -22,3 +23,8 @@ cmake --build "$build" -j2
 
 kdap_step "test"
 ctest --test-dir "$build" --output-on-failure -j1 "$@"
+
+# The VS Code extension's tests (schema, providers, a DebugClient session through this build's kdap).
+if [ -z "${KDAP_SKIP_EXTENSION:-}" ]; then
+  KDAP_BUILD_DIR=$build "$root/tests/tools/vscode-extension.sh"
+fi
