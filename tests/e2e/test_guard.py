@@ -71,6 +71,20 @@ class GuardTest(unittest.TestCase):
         node.assert_restored()
         client.close()
 
+    def test_silence_restores_after_the_keepalive(self):
+        """kdap frozen (the editor's laptop asleep): no heartbeat for guardKeepalive seconds → the guard restores."""
+        node = StaticPodNode(self, FX, ssh=True)
+        client = launched(self, node, guardKeepalive=3)
+        os.kill(client.proc.pid, signal.SIGSTOP)
+        self.addCleanup(lambda: client.proc.poll() is None and os.kill(client.proc.pid, signal.SIGKILL))
+        started = time.monotonic()
+        harness.wait_until(lambda: os.path.exists(node.manifest), 20, "the guard to put the manifest back")
+        self.assertGreaterEqual(time.monotonic() - started, 1.5, "restored before the keepalive ran out")
+        node.assert_restored()
+        log = open(os.path.join(node.state_dir, "sessions", "guard.log")).read()
+        self.assertIn("connection to kdap lost: restoring", log)
+        os.kill(client.proc.pid, signal.SIGKILL)
+
     def test_second_session_is_refused_naming_the_holder(self):
         node = StaticPodNode(self, FX, ssh=True)
         first = launched(self, node)

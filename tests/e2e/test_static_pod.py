@@ -81,7 +81,9 @@ class StaticPodSessionTest(unittest.TestCase):
         initialize(client, progress=False)
         client.request_ok("launch", node.launch_args(), timeout=90)
         self.assertEqual(client.events("progressStart"), [])
-        self.assertIn("kdap: waiting for kube-scheduler to stop", client.output("console"))
+        console = client.output("console")
+        for step in ("kdap: reading static-pod/kube-scheduler", "kdap: parking ", "kdap: starting dlv for "):
+            self.assertIn(step, console)
         client.request_ok("configurationDone")
         client.request_ok("disconnect", timeout=90)
         node.assert_restored()
