@@ -75,6 +75,16 @@ class StaticPodNode:
         self.test.addCleanup(client.close)
         return client
 
+    def start_session(self, **launch) -> DapClient:
+        """kdap launched on this node and configured: the component is parked and runs under dlv."""
+        client = self.spawn_kdap()
+        initialize(client)
+        client.request_ok("launch", self.launch_args(**launch), timeout=90)
+        client.request_ok("configurationDone")
+        self.test.assertFalse(os.path.exists(self.manifest))
+        self.test.assertTrue(os.path.isdir(os.path.join(self.state_dir, "sessions", "static-pod_kube-scheduler")))
+        return client
+
     def kdap_log(self, name: str = "kdap") -> str:
         return Path(self.tmp, name + ".stderr").read_text(errors="replace")
 

@@ -28,15 +28,6 @@ def guard_pids(node):
                 harness.proc_cmdline(p) or [])]
 
 
-def launched(test, node, **launch):
-    client = node.spawn_kdap()
-    initialize(client)
-    client.request_ok("launch", node.launch_args(**launch), timeout=90)
-    client.request_ok("configurationDone")
-    test.assertFalse(os.path.exists(node.manifest))
-    test.assertTrue(os.path.isdir(os.path.join(node.state_dir, "sessions", "static-pod_kube-scheduler")))
-    return client
-
 
 def kdap_cli(node, *args):
     argv = [harness.kdap_bin(), *args, "--state-dir", node.state_dir]
@@ -49,7 +40,7 @@ def kdap_cli(node, *args):
 class GuardTest(unittest.TestCase):
     def sigkill_restores(self, ssh: bool):
         node = StaticPodNode(self, FX, ssh=ssh)
-        client = launched(self, node)
+        client = node.start_session()
         os.kill(client.proc.pid, signal.SIGKILL)
         client.proc.wait(timeout=10)
         harness.wait_until(lambda: os.path.exists(node.manifest), 10, "the guard to put the manifest back")
@@ -64,7 +55,7 @@ class GuardTest(unittest.TestCase):
 
     def test_killing_the_sshd_child_restores(self):
         node = StaticPodNode(self, FX, ssh=True)
-        client = launched(self, node)
+        client = node.start_session()
         for pid in harness.children(node.ssh.pid):  # sshd's per-connection process
             os.kill(pid, signal.SIGKILL)
         harness.wait_until(lambda: os.path.exists(node.manifest), 20, "the guard to put the manifest back")
@@ -74,7 +65,7 @@ class GuardTest(unittest.TestCase):
     def test_silence_restores_after_the_keepalive(self):
         """kdap frozen (the editor's laptop asleep): no heartbeat for guardKeepalive seconds → the guard restores."""
         node = StaticPodNode(self, FX, ssh=True)
-        client = launched(self, node, guardKeepalive=3)
+        client = node.start_session(guardKeepalive=3)
         os.kill(client.proc.pid, signal.SIGSTOP)
         self.addCleanup(lambda: client.proc.poll() is None and os.kill(client.proc.pid, signal.SIGKILL))
         started = time.monotonic()
@@ -87,7 +78,7 @@ class GuardTest(unittest.TestCase):
 
     def test_second_session_is_refused_naming_the_holder(self):
         node = StaticPodNode(self, FX, ssh=True)
-        first = launched(self, node)
+        first = node.start_session()
         second = node.spawn_kdap("kdap2")
         initialize(second)
         response = second.request("launch", node.launch_args(), timeout=60)
@@ -102,7 +93,7 @@ class GuardTest(unittest.TestCase):
 
     def test_restore_by_hand_after_guard_and_kdap_died(self):
         node = StaticPodNode(self, FX, ssh=True)
-        client = launched(self, node)
+        client = node.start_session()
         for pid in guard_pids(node):
             os.kill(pid, signal.SIGKILL)
         os.kill(client.proc.pid, signal.SIGKILL)
@@ -125,7 +116,7 @@ class GuardTest(unittest.TestCase):
 
     def test_clean_end_leaves_no_journal_or_lock(self):
         node = StaticPodNode(self, FX, ssh=True)
-        client = launched(self, node)
+        client = node.start_session()
         client.request_ok("disconnect", timeout=90)
         node.assert_restored()
         self.assertEqual(os.listdir(os.path.join(node.state_dir, "sessions")), [])

@@ -70,17 +70,9 @@ class SshAccessTest(unittest.TestCase):
 
 
 class FaultTest(unittest.TestCase):
-    def start_session(self, node):
-        client = node.spawn_kdap()
-        initialize(client)
-        client.request_ok("launch", node.launch_args(), timeout=90)
-        client.request_ok("configurationDone")
-        self.assertFalse(os.path.exists(node.manifest))
-        return client
-
     def test_dlv_killed_mid_session(self):
         node = StaticPodNode(self, FX, ssh=True)
-        client = self.start_session(node)
+        client = node.start_session()
         [dlv] = dlv_pids()
         os.kill(dlv, signal.SIGKILL)
         client.wait_event("terminated", timeout=60)
@@ -92,7 +84,7 @@ class FaultTest(unittest.TestCase):
 
     def test_sigterm_restores_then_exits(self):
         node = StaticPodNode(self, FX, ssh=True)
-        client = self.start_session(node)
+        client = node.start_session()
         client.proc.send_signal(signal.SIGTERM)
         self.assertEqual(client.wait_exit(timeout=60), 0)
         node.assert_restored()

@@ -92,10 +92,7 @@ class StaticPodSessionTest(unittest.TestCase):
     def test_terminate_then_disconnect(self):
         """`terminate` ends the debug process and restores; the editor's `disconnect` that follows is answered."""
         node = StaticPodNode(self, FX, ssh=True)
-        client = node.spawn_kdap()
-        initialize(client)
-        client.request_ok("launch", node.launch_args(), timeout=90)
-        client.request_ok("configurationDone")
+        client = node.start_session()
         client.request_ok("terminate", timeout=90)
         client.wait_event("terminated", timeout=30)
         node.assert_restored()
@@ -106,11 +103,7 @@ class StaticPodSessionTest(unittest.TestCase):
     def test_editor_gone_restores(self):
         """EOF on kdap's stdin ends the session: the node is restored and kdap exits."""
         node = StaticPodNode(self, FX, ssh=True)
-        client = node.spawn_kdap()
-        initialize(client)
-        client.request_ok("launch", node.launch_args(), timeout=90)
-        client.request_ok("configurationDone")
-        self.assertFalse(os.path.exists(node.manifest))
+        client = node.start_session()
         client.proc.stdin.close()
         self.assertEqual(client.wait_exit(timeout=60), 0)
         node.assert_restored()
