@@ -31,8 +31,21 @@ struct NodeOptions {
   std::optional<std::string> known_hosts_file;
   std::optional<std::string> ssh_config_file;
   std::optional<std::string> state_dir;
+  std::optional<std::string> manifest_dir;  // ls
+  std::optional<std::string> kubeconfig;    // ls
+  std::optional<std::string> kubectl;       // ls
+  std::optional<std::string> node_name;     // ls
+  std::optional<std::string> target;        // doctor
+  std::optional<std::string> component;     // doctor
+  std::optional<std::string> program;       // doctor
+  std::optional<std::string> dlv_path;      // doctor
 };
 int run_status(const NodeOptions& options, bool json);
 int run_restore(const NodeOptions& options, const std::optional<std::string>& component);
+// `kdap ls`: what can be debugged on the node, as a table or (json) as {"node", "components": [...],
+// "notes"}.
+int run_ls(const NodeOptions& options, bool json);
+// `kdap doctor`: what would block a launch, checked without changing anything; exit 1 when something does.
+int run_doctor(const NodeOptions& options, bool json);
 
 }  // namespace kdap::cli

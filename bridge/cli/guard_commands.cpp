@@ -9,46 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge/cli/commands.h"
+#include "bridge/cli/node_command.h"
 #include "bridge/guard/node_guard.h"
-#include "bridge/node/connect.h"
 
 namespace kdap::cli {
 namespace asio = boost::asio;
 
 namespace {
-
-config::LaunchConfig node_config(const NodeOptions& o) {
-  config::LaunchConfig c;
-  c.host = o.host;
-  c.identity_file = o.identity_file;
-  c.known_hosts_file = o.known_hosts_file;
-  c.ssh_config_file = o.ssh_config_file;
-  if (o.state_dir) c.state_dir = *o.state_dir;
-  return c;
-}
-
-template <class Body>
-int run_on_node(const NodeOptions& options, Body body) {
-  asio::io_context io;
-  int exit_code = 0;
-  auto main = [&]() -> asio::awaitable<void> {
-    auto cfg = node_config(options);
-    auto node = co_await node::connect_node(io.get_executor(), cfg);
-    exit_code = co_await body(*node, cfg.state_dir);
-    node->close();
-  };
-  asio::co_spawn(io, main(), [&](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      std::cerr << "kdap: " << ex.what() << "\n";
-      exit_code = 1;
-    }
-  });
-  io.run();
-  return exit_code;
-}
 
 bool wanted(const guard::SessionInfo& s, const std::optional<std::string>& component) {
   if (!component) return true;
@@ -58,7 +25,8 @@ bool wanted(const guard::SessionInfo& s, const std::optional<std::string>& compo
 }  // namespace
 
 int run_status(const NodeOptions& options, bool json) {
-  return run_on_node(options, [&](node::Node& node, std::string state_dir) -> asio::awaitable<int> {
+  return run_on_node(options, [&](node::Node& node, config::LaunchConfig cfg) -> asio::awaitable<int> {
+    const std::string& state_dir = cfg.state_dir;
     auto sessions = co_await guard::list_sessions(node, state_dir);
     if (json) {
       nlohmann::json out = {
@@ -89,7 +57,8 @@ int run_status(const NodeOptions& options, bool json) {
 }
 
 int run_restore(const NodeOptions& options, const std::optional<std::string>& component) {
-  return run_on_node(options, [&](node::Node& node, std::string state_dir) -> asio::awaitable<int> {
+  return run_on_node(options, [&](node::Node& node, config::LaunchConfig cfg) -> asio::awaitable<int> {
+    const std::string& state_dir = cfg.state_dir;
     auto sessions = co_await guard::list_sessions(node, state_dir);
     int failures = 0;
     int done = 0;

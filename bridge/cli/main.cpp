@@ -26,8 +26,14 @@ constexpr const char* kUsage =
     "  kdap status [--host H] [--state-dir D] [--json]  kdap sessions on a node, live or left behind\n"
     "  kdap restore [--host H] [--state-dir D] [COMPONENT]\n"
     "                                         put back what a session left (its guard gone too)\n"
+    "  kdap ls [--host H] [--json] [--manifest-dir D] [--kubeconfig F] [--kubectl P] [--node-name N]\n"
+    "                                         what can be debugged on a node: static pods, kube*/etcd*\n"
+    "                                         units, DaemonSet pods, Go processes; with debug-info checks\n"
+    "  kdap doctor [--host H] [TARGET | --component NAME] [--program P] [--dlv-path D] [--json]\n"
+    "                                         check what a launch needs (SSH, root, guard tools, dlv and its\n"
+    "                                         version, the target and its binary) without changing anything\n"
     "  kdap version\n"
-    "SSH options for status/restore: --identity-file F, --known-hosts-file F, --ssh-config F\n"
+    "SSH options for status/restore/ls/doctor: --identity-file F, --known-hosts-file F, --ssh-config F\n"
     "common options: --log-file FILE, --log-level trace|debug|info|warn|error|off\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -70,7 +76,8 @@ int main(int argc, char** argv) {
   kdap::cli::NodeOptions node;
   bool json = false;
   std::optional<std::string> component;
-  bool node_command = command == "status" || command == "restore";
+  bool node_command = command == "status" || command == "restore" || command == "ls" || command == "doctor";
+  bool inspects = command == "ls" || command == "doctor";
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* name) -> std::optional<std::string> {
@@ -99,7 +106,23 @@ int main(int argc, char** argv) {
         node.ssh_config_file = *sc;
       } else if (auto sd = value("state-dir")) {
         node.state_dir = *sd;
-      } else if (a == "--json" && command == "status") {
+      } else if (auto md = value("manifest-dir"); md && inspects) {
+        node.manifest_dir = *md;
+      } else if (auto kc = value("kubeconfig"); kc && inspects) {
+        node.kubeconfig = *kc;
+      } else if (auto kl = value("kubectl"); kl && inspects) {
+        node.kubectl = *kl;
+      } else if (auto nn = value("node-name"); nn && inspects) {
+        node.node_name = *nn;
+      } else if (auto cp = value("component"); cp && command == "doctor") {
+        node.component = *cp;
+      } else if (auto pg = value("program"); pg && command == "doctor") {
+        node.program = *pg;
+      } else if (auto dp = value("dlv-path"); dp && command == "doctor") {
+        node.dlv_path = *dp;
+      } else if (command == "doctor" && !a.starts_with("-") && !node.target) {
+        node.target = a;
+      } else if (a == "--json" && (command == "status" || command == "ls" || command == "doctor")) {
         json = true;
       } else if (command == "restore" && !a.starts_with("-") && !component) {
         component = a;
@@ -132,6 +155,14 @@ int main(int argc, char** argv) {
   if (command == "dap") return kdap::cli::run_dap(listen);
   if (command == "status") return kdap::cli::run_status(node, json);
   if (command == "restore") return kdap::cli::run_restore(node, component);
+  if (command == "ls") return kdap::cli::run_ls(node, json);
+  if (command == "doctor") {
+    try {
+      return kdap::cli::run_doctor(node, json);
+    } catch (const std::exception& e) {  // a target that does not parse
+      usage_error(e.what());
+    }
+  }
   if (command == "up") {
     if (listen) up.listen = *listen;
     return kdap::cli::run_up(up);

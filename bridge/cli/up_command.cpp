@@ -88,7 +88,7 @@ int run_up(const UpOptions& options) {
 
   asio::io_context io;
   auto ex = io.get_executor();
-  std::string target = cfg->target.text;
+  std::string target = config::subject(*cfg);
   session::BringUp run(
       ex, std::move(*cfg), [&](const std::string& m) { out.step(m); },
       [&](const std::string& m) { out.line(m); });
@@ -136,6 +136,7 @@ int run_up(const UpOptions& options) {
     }
     asio::co_spawn(ex, run.watch_output([](bool, std::string_view text) { std::cout << text << std::flush; }),
                    asio::detached);
+    target = run.config().target.text;
 
     auto bound = acceptor.local_endpoint();
     std::string address = bound.address().to_string() + ":" + std::to_string(bound.port());
@@ -168,11 +169,12 @@ int run_up(const UpOptions& options) {
     if (run.dlv_gone() && stop_reason.empty()) out.line("dlv ended:\n" + run.dlv().last_lines());
     boost::system::error_code ignored;
     acceptor.close(ignored);
-    out.line("restoring " + target + (stop_reason.empty() ? "" : " (" + stop_reason + ")"));
+    out.line((run.attached() ? "detaching from " : "restoring ") + target +
+             (stop_reason.empty() ? "" : " (" + stop_reason + ")"));
     auto problems = co_await run.tear_down();
     out.finish();
     if (problems.empty()) {
-      out.line(target + " restored");
+      out.line(target + (run.attached() ? " detached; it runs on" : " restored"));
     } else {
       out.line(problems);
       exit_code = 1;

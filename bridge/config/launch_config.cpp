@@ -100,6 +100,10 @@ TargetSpec parse_target(const std::string& text) {
     throw ConfigError(where("target") + " '" + text + "' names no component; write it as " + kind +
                       "/<name>");
   }
+  if (spec.kind == TargetKind::kPid && (spec.name.find_first_not_of("0123456789") != std::string::npos ||
+                                        spec.name.size() > 9 || std::stoi(spec.name) <= 0)) {
+    throw ConfigError(where("target") + " '" + text + "': pid/ takes a process id, e.g. pid/4242");
+  }
   if (spec.kind == TargetKind::kStaticPod &&
       (spec.name.find('/') != std::string::npos || spec.name.starts_with("."))) {
     throw ConfigError(where("target") + " '" + text +
@@ -107,6 +111,15 @@ TargetSpec parse_target(const std::string& text) {
                       "static-pod/kube-scheduler");
   }
   return spec;
+}
+
+std::string session_name(const LaunchConfig& config) {
+  if (config.target.kind == TargetKind::kExec && config.program) return "exec/" + *config.program;
+  return config.target.text;
+}
+
+std::string subject(const LaunchConfig& config) {
+  return config.target.text.empty() && config.component ? *config.component : config.target.text;
 }
 
 std::vector<std::string> merge_args(std::vector<std::string> base, const std::vector<std::string>& extra) {
@@ -137,13 +150,23 @@ LaunchConfig parse_launch_config(const Json& args) {
     c.known_hosts_file = optional_string(args, "knownHostsFile");
     c.ssh_config_file = optional_string(args, "sshConfigFile");
     auto target = optional_string(args, "target");
-    if (!target) {
+    c.component = optional_string(args, "component");
+    if (target && c.component) {
+      throw ConfigError(where("component") + " and " + where("target") +
+                        " are both set; keep one: `component` lets kdap find the kind, `target` names it");
+    }
+    if (!target && !c.component) {
       throw ConfigError(where("target") +
                         " is missing; say what to debug, e.g. \"target\": "
                         "\"static-pod/kube-scheduler\" (known kinds: " +
-                        std::string(known_target_kinds()) + ")");
+                        std::string(known_target_kinds()) +
+                        "), or \"component\": \"kube-scheduler\" to let kdap find it");
     }
-    c.target = parse_target(*target);
+    if (c.component && (c.component->empty() || c.component->find('/') != std::string::npos)) {
+      throw ConfigError(where("component") + " '" + *c.component +
+                        "' must be a bare name such as kube-scheduler or kubelet; use `target` for a kind");
+    }
+    if (target) c.target = parse_target(*target);
     if (auto v = optional_string(args, "manifestDir")) c.manifest_dir = *v;
     if (auto v = optional_string(args, "stateDir")) c.state_dir = *v;
     for (auto* dir : {&c.manifest_dir, &c.state_dir}) {
@@ -153,6 +176,10 @@ LaunchConfig parse_launch_config(const Json& args) {
     }
     c.program = optional_string(args, "program");
     if (args.contains("args")) c.args = string_list(args, "args");
+    if (target && c.target.kind == TargetKind::kExec && !c.program) {
+      throw ConfigError(where("program") +
+                        " is missing: \"target\": \"exec\" runs `program` (a path on the node) with `args`");
+    }
     if (args.contains("extraArgs")) c.extra_args = string_list(args, "extraArgs");
     if (args.contains("env")) {
       const Json& env = args.at("env");
@@ -163,6 +190,9 @@ LaunchConfig parse_launch_config(const Json& args) {
       }
     }
     c.cwd = optional_string(args, "cwd");
+    if (auto v = optional_string(args, "kubeconfig")) c.kubeconfig = *v;
+    if (auto v = optional_string(args, "kubectl")) c.kubectl = *v;
+    c.node_name = optional_string(args, "nodeName");
     if (auto v = optional_string(args, "dlvPath")) c.dlv_path = *v;
     if (args.contains("dlvFlags")) c.dlv_flags = string_list(args, "dlvFlags");
     for (const auto& flag : c.dlv_flags) {
@@ -191,11 +221,12 @@ LaunchConfig parse_launch_config(const Json& args) {
   } catch (const Json::exception& e) {
     throw ConfigError(std::string("launch configuration: ") + e.what());
   }
-  static const std::set<std::string> own = {
-      "host",        "identityFile", "knownHostsFile", "sshConfigFile", "target",
-      "manifestDir", "stateDir",     "program",        "args",          "extraArgs",
-      "env",         "cwd",          "dlvPath",        "dlvFlags",      "connectTimeout",
-      "stopTimeout", "startTimeout", "dlvTimeout",     "guardKeepalive"};
+  static const std::set<std::string> own = {"host",         "identityFile", "knownHostsFile", "sshConfigFile",
+                                            "target",       "component",    "manifestDir",    "stateDir",
+                                            "program",      "args",         "extraArgs",      "env",
+                                            "cwd",          "kubeconfig",   "kubectl",        "nodeName",
+                                            "dlvPath",      "dlvFlags",     "connectTimeout", "stopTimeout",
+                                            "startTimeout", "dlvTimeout",   "guardKeepalive"};
   for (auto& [key, value] : args.items()) {
     if (own.contains(key) || c.dlv_attach.contains(key)) continue;
     if (std::find(kEditorKeys.begin(), kEditorKeys.end(), key) != kEditorKeys.end()) continue;

@@ -34,6 +34,9 @@ struct LaunchConfig {
   std::optional<std::string> known_hosts_file;
   std::optional<std::string> ssh_config_file;
   TargetSpec target;
+  // `component: NAME` instead of a target: kdap looks for NAME on the node (static pod, systemd unit,
+  // DaemonSet) and fills `target` with what it found.
+  std::optional<std::string> component;
   std::string manifest_dir = "/etc/kubernetes/manifests";
   std::string state_dir = "/var/lib/kdap";
   std::optional<std::string> program;
@@ -41,6 +44,10 @@ struct LaunchConfig {
   std::vector<std::string> extra_args;           // appended; a flag already present is replaced
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<std::string> cwd;
+  std::string kubeconfig = "/etc/kubernetes/admin.conf";  // for kubectl, and what DaemonSet pods get instead
+                                                          // of their in-cluster service account
+  std::string kubectl = "kubectl";
+  std::optional<std::string> node_name;  // the node's Kubernetes name; default: its hostname
   std::string dlv_path = "dlv";
   std::vector<std::string> dlv_flags;
   Json dlv_attach = Json::object();  // dlv's own attach options, passed through untouched
@@ -56,6 +63,12 @@ struct LaunchConfig {
 LaunchConfig parse_launch_config(const Json& arguments);
 TargetSpec parse_target(const std::string& text);
 const char* known_target_kinds();
+
+// What one debug session holds on the node (its lock and journal are named after it); at most one session
+// per component, and for exec one per program.
+std::string session_name(const LaunchConfig& config);
+// What the user asked to debug, for messages before the target is known (`component` not resolved yet).
+std::string subject(const LaunchConfig& config);
 
 // extraArgs semantics: "--flag=value" replaces an existing "--flag=..." or "--flag"; anything else is
 // appended.

@@ -20,14 +20,23 @@ constexpr std::string_view kListening = "API server listening at: ";
 }  // namespace
 
 std::string dlv_command(const targets::LaunchPlan& plan, const DlvOptions& options) {
-  std::vector<std::string> argv = {"env"};
-  for (const auto& [k, v] : plan.env) argv.push_back(k + "=" + v);
-  argv.insert(argv.end(), {options.dlv_path, "exec", plan.program, "--headless", "--listen=127.0.0.1:0",
-                           "--accept-multiclient", "--api-version=2"});
-  if (plan.cwd) argv.push_back("--wd=" + *plan.cwd);
-  argv.insert(argv.end(), options.extra_flags.begin(), options.extra_flags.end());
-  argv.push_back("--");
-  argv.insert(argv.end(), plan.args.begin(), plan.args.end());
+  std::vector<std::string> argv;
+  const std::vector<std::string> server = {"--headless", "--listen=127.0.0.1:0", "--accept-multiclient",
+                                           "--api-version=2"};
+  if (plan.attach_pid) {
+    argv = {options.dlv_path, "attach", std::to_string(*plan.attach_pid)};
+    argv.insert(argv.end(), server.begin(), server.end());
+    argv.insert(argv.end(), options.extra_flags.begin(), options.extra_flags.end());
+  } else {
+    argv = {"env"};
+    for (const auto& [k, v] : plan.env) argv.push_back(k + "=" + v);
+    argv.insert(argv.end(), {options.dlv_path, "exec", plan.program});
+    argv.insert(argv.end(), server.begin(), server.end());
+    if (plan.cwd) argv.push_back("--wd=" + *plan.cwd);
+    argv.insert(argv.end(), options.extra_flags.begin(), options.extra_flags.end());
+    argv.push_back("--");
+    argv.insert(argv.end(), plan.args.begin(), plan.args.end());
+  }
   // `exec` keeps the pid that the first line reports: it is dlv's own.
   return "echo " + std::string(kPidMarker) + "$$; exec " + node::shell_join(argv);
 }
@@ -153,7 +162,8 @@ asio::awaitable<void> DlvServer::stop(node::Duration grace) {
     process_->close();
     co_return;
   }
-  // The debuggee is dlv's child; both go. The cmdline check guards against a reused pid.
+  // A launched debuggee is dlv's child; both go. An attached process is not a child: SIGTERM makes dlv
+  // detach from it, removing its breakpoints, and it runs on. The cmdline check guards against a reused pid.
   std::string pid = std::to_string(pid_);
   std::string script =
       "p=" + pid +

@@ -35,12 +35,16 @@ std::string holder_text() {
   return std::string(user && *user ? user : "unknown") + "@" + host + " pid " + std::to_string(::getpid());
 }
 
-// Kills dlv (and the debug process, its child) if the recorded pid is still a headless dlv.
+// Ends dlv (and a launched debug process, its child) if the recorded pid is still a headless dlv. SIGTERM
+// first: an attached dlv then detaches and takes its breakpoints out, where SIGKILL would leave them in the
+// running process to crash it at the next hit.
 constexpr const char* kStopDlv = R"sh(
 if [ -f "$dir/dlv.pid" ]; then
   p=$(cat "$dir/dlv.pid")
   if [ -n "$p" ] && grep -qa -- --headless "/proc/$p/cmdline" 2>/dev/null; then
     kids=$(cat /proc/$p/task/*/children 2>/dev/null)
+    kill -TERM $p 2>/dev/null
+    i=0; while [ -e "/proc/$p" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
     kill -KILL $p $kids 2>/dev/null
     i=0; while [ -e "/proc/$p" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
   fi

@@ -53,6 +53,16 @@ asio::awaitable<void> make_private_dir(Node& node, std::string path) {
   }
 }
 
+asio::awaitable<void> write_file(Node& node, std::string path, std::string content, std::string mode) {
+  auto q = shell_quote(path);
+  auto tmp = shell_quote(path + ".kdap-tmp");
+  auto dir = shell_quote(path.substr(0, path.rfind('/') == 0 ? 1 : path.rfind('/')));
+  auto r = co_await node.run("mkdir -p -- " + dir + " && cat > " + tmp + " && chmod " + shell_quote(mode) +
+                                 " " + tmp + " && mv -f -- " + tmp + " " + q,
+                             kFileTimeout, std::move(content));
+  if (!r.ok()) throw NodeError("cannot write " + path + " on " + node.describe() + ": " + r.err);
+}
+
 asio::awaitable<std::optional<std::string>> resolve_program(Node& node, std::string program) {
   std::string cmd = program.find('/') != std::string::npos
                         ? "[ -x " + shell_quote(program) + " ] && [ -f " + shell_quote(program) +

@@ -23,6 +23,9 @@ asio::awaitable<std::optional<FileInfo>> stat_file(Node& node, std::string path)
 // rename(2) semantics where possible (mv keeps bytes, mode and owner; across filesystems it copies them).
 asio::awaitable<void> move_file(Node& node, std::string from, std::string to);
 asio::awaitable<void> make_private_dir(Node& node, std::string path);
+// Writes `content` to `path` (parent directories created) through a temporary name and a rename, so a reader
+// never sees half a file; `mode` is octal, e.g. "0644".
+asio::awaitable<void> write_file(Node& node, std::string path, std::string content, std::string mode);
 // Resolves a bare program name through the node's PATH; absolute paths are checked for existence.
 asio::awaitable<std::optional<std::string>> resolve_program(Node& node, std::string program);
 

@@ -5,6 +5,8 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include "bridge/node/connect.h"
+#include "bridge/session/preflight.h"
+#include "bridge/targets/find_component.h"
 #include "bridge/util/timeout.h"
 
 namespace kdap::session {
@@ -21,14 +23,25 @@ boost::asio::awaitable<void> BringUp::start() {
   const auto& cfg = config_;
   step_(cfg.host ? "connecting to " + *cfg.host : "working on this machine");
   node_ = co_await node::connect_node(ex_, cfg);
-
-  guard_ = std::make_shared<guard::NodeGuard>(*node_, cfg.state_dir, cfg.target.text);
-  co_await guard_->lock();
+  if (cfg.component) {
+    step_("looking for " + *cfg.component);
+    auto found = co_await targets::find_component(cfg, *node_);
+    config_.target = found.target;
+    note_("kdap chose " + cfg.target.text + ": " + found.reason);
+  }
   target_ = targets::make_target(cfg, *node_);
+
+  guard_ = std::make_shared<guard::NodeGuard>(*node_, cfg.state_dir, config::session_name(cfg));
+  co_await guard_->lock();
   step_("reading " + cfg.target.text);
   auto plan = co_await target_->plan();
+  attached_ = plan.attach_pid.has_value();
   note_(plan.summary);
   for (const auto& w : plan.warnings) note_(w);
+
+  step_("checking dlv and " + plan.program + " on the node");
+  auto checked = co_await preflight(*node_, plan, cfg);
+  for (const auto& w : checked.warnings) note_(w);
 
   step_("arming the node guard");
   co_await guard_->arm(target_->undo_script(), cfg.guard_keepalive);
@@ -38,7 +51,8 @@ boost::asio::awaitable<void> BringUp::start() {
 
   co_await target_->park(step_);
 
-  step_("starting dlv for " + plan.program);
+  step_(plan.attach_pid ? "attaching dlv to pid " + std::to_string(*plan.attach_pid)
+                        : "starting dlv for " + plan.program);
   delve::DlvOptions dlv_options{cfg.dlv_path, cfg.dlv_flags};
   dlv_ = co_await delve::DlvServer::start(*node_, plan, dlv_options, cfg.dlv_timeout);
   dlv_gone_ = false;

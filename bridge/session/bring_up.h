@@ -41,6 +41,8 @@ class BringUp {
   bool dlv_gone() const { return dlv_gone_; }
   int dlv_exit_status() const { return dlv_exit_status_; }
   bool tearing_down() const { return tearing_down_; }
+  // dlv attached to a running process (pid/, process/): ending the session detaches unless asked to kill.
+  bool attached() const { return attached_; }
 
  private:
   boost::asio::any_io_executor ex_;
@@ -53,6 +55,7 @@ class BringUp {
   Signal dlv_down_;
   bool dlv_gone_ = true;
   bool tearing_down_ = false;
+  bool attached_ = false;
   int dlv_exit_status_ = -1;
 };
 

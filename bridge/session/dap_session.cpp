@@ -126,7 +126,7 @@ asio::awaitable<bool> DapSession::launch(Json request) {
 asio::awaitable<void> DapSession::bring_up(Json request) {
   auto cfg = config::parse_launch_config(config::resolve_profile(request.value("arguments", Json::object())));
   std::string where = cfg.host ? *cfg.host : "this machine";
-  progress_->start("kdap-launch", "debugging " + cfg.target.text + " on " + where);
+  progress_->start("kdap-launch", "debugging " + config::subject(cfg) + " on " + where);
   for (const auto& w : cfg.warnings) progress_->console(w);
   run_ = std::make_unique<BringUp>(
       ex_, std::move(cfg), [this](const std::string& m) { step(m); },
@@ -216,10 +216,16 @@ asio::awaitable<bool> DapSession::relay() {
 
 asio::awaitable<void> DapSession::end_session(Json request) {
   std::string what = run_->config().target.text;
-  progress_->start("kdap-end", "restoring " + what);
-  // The component must come back as it was, so the debug process always ends with the session.
+  // A launched component must come back as it was, so its debug process always ends with the session. An
+  // attached process runs on (dlv detaches when kdap stops it) unless the editor asks to end it.
+  bool terminate = true;
+  if (run_->attached()) {
+    terminate = request.value("command", "") == "terminate" ||
+                request.value("/arguments/terminateDebuggee"_json_pointer, false);
+  }
+  progress_->start("kdap-end", (terminate || !run_->attached() ? "restoring " : "detaching from ") + what);
   if (dlv_conn_ && !dlv_conn_->closed()) {
-    Json terminate_debuggee = {{"terminateDebuggee", true}};
+    Json terminate_debuggee = {{"terminateDebuggee", terminate}};
     try {
       co_await dlv_conn_->request("disconnect", std::move(terminate_debuggee), std::chrono::seconds(10));
     } catch (const std::exception& e) {
@@ -227,7 +233,7 @@ asio::awaitable<void> DapSession::end_session(Json request) {
     }
   }
   auto problem = co_await tear_down();
-  progress_->end(problem.empty() ? what + " restored" : "restore failed");
+  progress_->end(problem.empty() ? what + (terminate ? " restored" : " detached") : "restore failed");
   if (problem.empty()) {
     reply(request);
   } else {

@@ -79,19 +79,21 @@ asio::awaitable<LaunchPlan> StaticPodTarget::plan() {
   co_return plan;
 }
 
-asio::awaitable<std::vector<int>> StaticPodTarget::running_pids() {
-  // The kubelet starts the container with argv exactly as the manifest writes it; the component is every
-  // process whose argv[0] has the same base name and whose arguments are the manifest's.
-  std::string want = basename_of(spec_->command.front());
-  std::vector<std::string> want_args(spec_->command.begin() + 1, spec_->command.end());
-  want_args.insert(want_args.end(), spec_->args.begin(), spec_->args.end());
+std::vector<int> pod_processes(const ContainerSpec& spec, const std::vector<node::ProcessInfo>& processes) {
+  std::string want = basename_of(spec.command.front());
+  std::vector<std::string> want_args(spec.command.begin() + 1, spec.command.end());
+  want_args.insert(want_args.end(), spec.args.begin(), spec.args.end());
   std::vector<int> pids;
-  auto processes = co_await node::list_processes(node_);
   for (const auto& p : processes) {
     if (p.argv.empty() || basename_of(p.argv.front()) != want) continue;
     if (std::vector<std::string>(p.argv.begin() + 1, p.argv.end()) == want_args) pids.push_back(p.pid);
   }
-  co_return pids;
+  return pids;
+}
+
+asio::awaitable<std::vector<int>> StaticPodTarget::running_pids() {
+  auto processes = co_await node::list_processes(node_);
+  co_return pod_processes(*spec_, processes);
 }
 
 asio::awaitable<void> StaticPodTarget::wait_until(bool running, std::chrono::seconds limit,
@@ -206,16 +208,6 @@ std::string StaticPodTarget::undo_script() const {
   }
   script += "fi\n";
   return script;
-}
-
-std::unique_ptr<Target> make_target(const config::LaunchConfig& config, node::Node& node) {
-  switch (config.target.kind) {
-    case config::TargetKind::kStaticPod:
-      return std::make_unique<StaticPodTarget>(config, node);
-    default:
-      throw TargetError("the target kind of '" + config.target.text +
-                        "' is not available in this version of kdap; it debugs static-pod/<name> targets");
-  }
 }
 
 }  // namespace kdap::targets

@@ -4,10 +4,15 @@
 // directory, which makes the kubelet stop the pod; restoring moves the same bytes back.
 
 #include "bridge/node/node_files.h"
+#include "bridge/node/process_table.h"
 #include "bridge/targets/pod_spec.h"
 #include "bridge/targets/target.h"
 
 namespace kdap::targets {
+
+// The processes that run `spec`: the kubelet starts the container with argv exactly as the manifest writes
+// it, so every process whose argv[0] has the same base name and whose arguments are the manifest's.
+std::vector<int> pod_processes(const ContainerSpec& spec, const std::vector<node::ProcessInfo>& processes);
 
 class StaticPodTarget final : public Target {
  public:

@@ -24,6 +24,8 @@ struct LaunchPlan {
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<std::string> cwd;
+  // Set when dlv attaches to this running process instead of starting `program` (args, env, cwd unused).
+  std::optional<int> attach_pid;
   std::string summary;                // one line for the editor's console
   std::vector<std::string> warnings;  // things the user should know, said in the console
 };
@@ -52,6 +54,16 @@ class Target {
   virtual std::string undo_script() const = 0;
 };
 
+// Throws TargetError for a kind this node cannot serve. `config.target` must be set (see find_component).
 std::unique_ptr<Target> make_target(const config::LaunchConfig& config, node::Node& node);
+
+// A target that leaves nothing to restore (exec, attach): parking is a no-op.
+class UnparkedTarget : public Target {
+ public:
+  asio::awaitable<void> park(StepReporter) override { co_return; }
+  asio::awaitable<void> restore(StepReporter) override { co_return; }
+  bool parked() const override { return false; }
+  std::string undo_script() const override { return ""; }
+};
 
 }  // namespace kdap::targets

@@ -5,6 +5,8 @@ Run: cd tests/e2e && python3 -m unittest -v test_listen_and_up"""
 
 import json
 import os
+import pty
+import threading
 import re
 import signal
 import subprocess
@@ -115,6 +117,54 @@ class UpTest(unittest.TestCase):
         log = Path(node.tmp, "kdap-up.stderr").read_text()
         self.assertIn("Go Remote, Host 127.0.0.1, Port " + str(port), log)
         self.assertIn("static-pod/kube-scheduler restored", log)
+
+    def test_progress_is_live_on_a_terminal_and_plain_lines_otherwise(self):
+        node = StaticPodNode(self, FX, ssh=False)
+        profiles = write_profiles(node, "sched")
+        argv = [harness.kdap_bin(), "up", "--config", profiles, "--profile", "sched"]
+
+        # stderr a terminal: each step rewrites the same line ("\r" + erase to end of line)
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, cwd=node.tmp)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        os.close(slave)
+        screen = bytearray()
+
+        def read_terminal():
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO once the last writer is gone
+                    return
+                if not chunk:
+                    return
+                screen.extend(chunk)
+
+        reader = threading.Thread(target=read_terminal, daemon=True)
+        reader.start()
+        self.assertRegex(proc.stdout.readline().decode(), r"^kdap up listening at 127\.0\.0\.1:\d+$")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=60), 0)
+        reader.join(timeout=10)
+        os.close(master)
+        node.assert_restored()
+        text = screen.decode(errors="replace")
+        live = re.findall(r"\r\x1b\[Kkdap: ([^\r\n]*)", text)
+        self.assertTrue(any(s.startswith("parking ") for s in live), text)
+        self.assertTrue(any(s.startswith("starting dlv for ") for s in live), text)
+        self.assertIn("kdap: static-pod/kube-scheduler restored", text)
+
+        # stderr a file: the same steps, one plain line each, no terminal control
+        proc, _ = start(argv, node, "kdap-up-plain")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=60), 0)
+        node.assert_restored()
+        plain = Path(node.tmp, "kdap-up-plain.stderr").read_text()
+        self.assertNotIn("\x1b", plain)
+        self.assertNotIn("\r", plain)
+        lines = plain.splitlines()
+        self.assertTrue(any(line.startswith("kdap: parking ") for line in lines), plain)
+        self.assertTrue(any(line.startswith("kdap: starting dlv for ") for line in lines), plain)
 
     def test_unknown_profile_names_the_ones_there(self):
         node = StaticPodNode(self, FX, ssh=False)

@@ -1,13 +1,18 @@
 """kdap debugs a static-pod component end to end and puts the node back: through a real sshd on
 loopback, and on this machine (LocalNode). Run: cd tests/e2e && python3 -m unittest -v test_static_pod"""
 
+import json
 import os
+import re
+import subprocess
 import unittest
+from pathlib import Path
 
 import harness
 from kdap_session import StaticPodNode, dlv_pids, evaluate, initialize, top_frame
 
 FX: harness.Fixtures
+OLD_DLV = os.environ.get("KDAP_OLD_DLV", "/opt/kdap-test/delve-debian/usr/bin/dlv")
 
 
 def setUpModule():
@@ -164,38 +169,116 @@ class BadInputTest(unittest.TestCase):
         self.assertIn("-gcflags=all=-N -l", message)
 
     def test_program_dlv_cannot_launch_over_ssh(self):
-        """dlv announces its port before it launches the program; a program it cannot run must still end in a
-        clear error and a restored node (the SSH connection survives the failed tunnel)."""
+        """dlv announces its port before it launches the program; a program it cannot start (here: its working
+        directory does not exist) must still end in a clear error and a restored node (the SSH connection
+        survives the failed tunnel)."""
         node = StaticPodNode(self, FX, ssh=True)
-        script = os.path.join(node.tmp, "not-a-go-binary")
-        with open(script, "w") as f:
-            f.write("#!/bin/sh\nexec sleep 1000\n")
-        os.chmod(script, 0o755)
         client = node.spawn_kdap()
         initialize(client)
-        response = client.request("launch", node.launch_args(program=script), timeout=90)
+        response = client.request("launch", node.launch_args(cwd="/nonexistent/kdap-cwd"), timeout=90)
         self.assertFalse(response["success"], response)
         self.assertIn("dlv ended before kdap could connect", response["body"]["error"]["format"])
-        self.assertEqual(open(node.manifest, "rb").read(), node.original.data)
-        client.request_ok("disconnect", timeout=30)
-        self.assertEqual(client.wait_exit(timeout=30), 0)
-        node.assert_restored()
-
-    def test_dlv_missing_restores_first(self):
-        """A failure after parking restores the manifest before kdap answers."""
-        node = StaticPodNode(self, FX, ssh=False)
-        client = node.spawn_kdap()
-        initialize(client)
-        response = client.request("launch", node.launch_args(dlvPath="/nonexistent/dlv"), timeout=90)
-        self.assertFalse(response["success"], response)
-        self.assertIn("dlv", response["body"]["error"]["format"])
         # the answer came after the restore: the manifest is already back
-        self.assertEqual(open(node.manifest, "rb").read(), node.original.data)
+        self.assertEqual(Path(node.manifest).read_bytes(), node.original.data)
         client.request_ok("disconnect", timeout=30)
         self.assertEqual(client.wait_exit(timeout=30), 0)
         node.assert_restored()
         self.assertEqual(dlv_pids(), [])
 
+    def test_malformed_manifest(self):
+        node = StaticPodNode(self, FX, ssh=False)
+        node.kubelet.write_manifest("kube-broken", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [oops\n")
+        message = self.launch_error(node, target="static-pod/kube-broken")
+        self.assertIn("kube-broken.yaml", message)
+
+    def test_script_instead_of_a_go_binary_is_refused_before_parking(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        script = os.path.join(node.tmp, "not-a-go-binary")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nexec sleep 1000\n")
+        os.chmod(script, 0o755)
+        message = self.launch_error(node, program=script)
+        self.assertIn("is a script", message)
+        self.assertIn("set program to the binary", message)
+
+    def test_stripped_program_is_refused_before_parking(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        message = self.launch_error(node, program=FX.stripped)
+        self.assertIn(FX.stripped + " has no DWARF debug info", message)
+        self.assertIn('-ldflags "-s -w"', message)
+        self.assertIn("DBG=1", message)
+
+    def test_dlv_missing_is_caught_before_parking(self):
+        node = StaticPodNode(self, FX, ssh=False)
+        message = self.launch_error(node, dlvPath="/nonexistent/dlv")
+        self.assertIn("dlv is not on this machine", message)
+        self.assertIn("go install github.com/go-delve/delve/cmd/dlv", message)
+        self.assertEqual(dlv_pids(), [])
+
+    @unittest.skipUnless(os.access(OLD_DLV, os.X_OK), f"no old dlv at {OLD_DLV} (tests/tools/install-deps.sh)")
+    def test_dlv_too_old_for_the_binarys_go(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        old = subprocess.run([OLD_DLV, "version"], capture_output=True, text=True).stdout
+        old_version = re.search(r"Version: (\S+)", old).group(1)
+        go_version = subprocess.run([harness.find_go(), "env", "GOVERSION"], capture_output=True,
+                                    text=True).stdout.strip()
+        message = self.launch_error(node, dlvPath=OLD_DLV)
+        self.assertIn(f"dlv {old_version} on ", message)
+        self.assertIn(f"built with {go_version}", message)
+        self.assertIn("too old", message)
+        self.assertIn("--check-go-version=false", message)
+
+
+class OptimizedBuildTest(unittest.TestCase):
+    def test_optimized_program_warns_and_the_session_goes_on(self):
+        node = StaticPodNode(self, FX, ssh=False)
+        client = node.start_session(program=FX.optimized)
+        client.wait_output("was built without -gcflags=all=-N -l", timeout=10)
+        self.assertEqual(len(dlv_pids()), 1)
+        client.request_ok("disconnect", {}, timeout=60)
+        node.assert_restored()
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DoctorTest(unittest.TestCase):
+    """`kdap doctor` checks what a launch needs without changing anything, and fails when something blocks."""
+
+    def doctor(self, node, *args, known_hosts=None):
+        argv = [harness.kdap_bin(), "doctor", "--json", "--manifest-dir", node.kubelet.manifest_dir,
+                "--host", f"{node.ssh.user}@127.0.0.1:{node.ssh.port}", "--identity-file", node.ssh.identity_file,
+                "--known-hosts-file", known_hosts or node.ssh.known_hosts_file, *args]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        report = json.loads(r.stdout)
+        node.assert_untouched()
+        return r.returncode, {c["name"]: c for c in report["checks"]}, report
+
+    def test_a_healthy_node_and_target(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        code, checks, report = self.doctor(node, "static-pod/kube-scheduler", "--program", FX.component)
+        self.assertEqual(code, 0, report)
+        self.assertTrue(report["ok"])
+        for name in ("ssh", "root", "guard", "target", "dlv", "program"):
+            self.assertEqual(checks[name]["status"], "ok", checks[name])
+        self.assertIn("dlv 1.27", checks["dlv"]["message"])
+        self.assertIn("static pod kube-scheduler", checks["target"]["message"])
+
+    def test_what_blocks_is_named(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        code, checks, _ = self.doctor(node, "static-pod/kube-scheduler", "--program", FX.stripped)
+        self.assertEqual(code, 1)
+        self.assertEqual(checks["program"]["status"], "fail")
+        self.assertIn("no DWARF debug info", checks["program"]["message"])
+
+        code, checks, _ = self.doctor(node, "static-pod/kube-nothing", "--dlv-path", "/nonexistent/dlv")
+        self.assertEqual(code, 1)
+        self.assertEqual(checks["target"]["status"], "fail")
+        self.assertIn("Static pods there: kube-scheduler", checks["target"]["message"])
+        self.assertEqual(checks["dlv"]["status"], "fail")
+        self.assertIn("dlv is not on", checks["dlv"]["message"])
+
+        code, checks, _ = self.doctor(node, known_hosts=node.ssh.wrong_known_hosts())
+        self.assertEqual(code, 1)
+        self.assertEqual(checks["ssh"]["status"], "fail")
+        self.assertIn("CHANGED", checks["ssh"]["message"])

@@ -10,11 +10,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GO_MIN=1.26
 DLV_VERSION=1.27.2
 DLV_BIN=${KDAP_DLV_BIN:-/usr/local/bin/dlv}  # overridable for testing this script
+# Debian's own, older Delve, unpacked beside the system (never installed over dlv): the tests use it as the
+# "dlv too old for the binary's Go" case.
+OLD_DLV_DIR=${KDAP_OLD_DLV_DIR:-/opt/kdap-test/delve-debian}
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(build-essential ccache cmake ninja-build pkg-config libssh-dev nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev libgtest-dev googletest clang clang-format openssh-server openssh-client python3 procps
-  iproute2 git curl ca-certificates)
+  iproute2 git curl ca-certificates debootstrap)
 
 installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
 available() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -vq '(none)'; }
@@ -106,6 +109,20 @@ else
   "${KDAP_SUDO[@]}" env GOBIN="$(dirname "$DLV_BIN")" GOFLAGS=-mod=mod PATH="$(dirname "$go"):$PATH" \
     "$go" install "github.com/go-delve/delve/cmd/dlv@v$DLV_VERSION"
   "$DLV_BIN" version | grep -qx "Version: $DLV_VERSION" || kdap_die "$DLV_BIN is not Delve $DLV_VERSION"
+fi
+
+kdap_step "Debian's Delve (an old dlv, for tests) in $OLD_DLV_DIR"
+if [ -x "$OLD_DLV_DIR/usr/bin/dlv" ]; then
+  kdap_note "$("$OLD_DLV_DIR/usr/bin/dlv" version | sed -n 's/^Version: /dlv /p')"
+elif available delve; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && chmod 777 . && apt-get download -q delve >/dev/null)
+  "${KDAP_SUDO[@]}" mkdir -p "$OLD_DLV_DIR"
+  "${KDAP_SUDO[@]}" dpkg -x "$tmp"/delve_*.deb "$OLD_DLV_DIR"
+  rm -rf "$tmp"
+  kdap_note "$("$OLD_DLV_DIR/usr/bin/dlv" version | sed -n 's/^Version: /dlv /p')"
+else
+  kdap_note "this distribution has no delve package; the test for a too old dlv is skipped"
 fi
 
 kdap_step "dependencies ready"

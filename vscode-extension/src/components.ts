@@ -1,20 +1,26 @@
 // `kdap ls --json [--host HOST]`: running it, reading its output, and turning components into launch
 // configurations. No vscode import.
 //
-// Accepted output (the first JSON value on stdout): a list, or an object with a `components` list. Each entry
-// is either a target string ("static-pod/kube-scheduler") or an object with `target` (or `kind` and `name`,
-// plus `namespace` for a DaemonSet) and optionally `description`, `detail`, `program`. Entries whose target is
-// not a kdap target are skipped.
+// Accepted output (the first JSON value on stdout): a list, or an object with a `components` list, which is
+// what kdap prints: {"node": ..., "components": [...], "notes": [...]}. Each entry is either a target string
+// ("static-pod/kube-scheduler") or an object with `target` (or `kind` and `name`, plus `namespace` for a
+// DaemonSet) and optionally `name`, `description`, `detail`, `program` and `debugInfo` (false: the binary that
+// runs has no debug information, so breakpoints cannot bind in it). Entries whose target is not a kdap target
+// are skipped.
 
 import { execFile } from 'child_process';
 
-import { DEBUG_TYPE, LaunchConfiguration, TARGET_PATTERN } from './launchConfig';
+import { DEBUG_TYPE, LaunchConfiguration, TARGET_PATTERN, attachesToRunningProcess } from './launchConfig';
 
 export interface Component {
   target: string;
+  /** What runs, e.g. the process name of a pid/<pid> target. */
+  name?: string;
   description?: string;
   detail?: string;
   program?: string;
+  /** Whether the running binary has debug information; absent when kdap could not tell. */
+  debugInfo?: boolean;
 }
 
 export class LsError extends Error {}
@@ -69,12 +75,15 @@ export function parseLsOutput(stdout: string): Component[] {
       const target = entryTarget(entry);
       if (target) {
         c = { target };
+        const name = str(entry.name);
         const description = str(entry.description);
         const detail = str(entry.detail);
         const program = str(entry.program);
+        if (name) c.name = name;
         if (description) c.description = description;
         if (detail) c.detail = detail;
         if (program) c.program = program;
+        if (typeof entry.debugInfo === 'boolean') c.debugInfo = entry.debugInfo;
       }
     }
     if (c && TARGET_PATTERN.test(c.target) && !seen.has(c.target)) {
@@ -85,18 +94,33 @@ export function parseLsOutput(stdout: string): Component[] {
   return out;
 }
 
-/** A launch configuration for one listed component. */
+/** A launch configuration for one listed component: an attach configuration for a running process. */
 export function componentConfig(component: Component, host?: string): LaunchConfiguration {
   const h = (host ?? '').trim();
-  const name = component.target.replace(/^[^/]*\//, '');
+  const rest = component.target.replace(/^[^/]*\//, '');
+  // "pid/4242" alone says nothing in a list; kdap names the process.
+  let what = rest;
+  if (component.target.startsWith('pid/')) what = component.name ? `${component.name} (pid ${rest})` : `pid ${rest}`;
+  // VS Code's pick of dynamic configurations shows only the name, so the warning has to be in it.
+  const warning = component.debugInfo === false ? ' (no debug info)' : '';
   const config: LaunchConfiguration = {
     type: DEBUG_TYPE,
-    request: 'launch',
-    name: `kdap: ${name} on ${h || 'this machine'}`,
+    request: attachesToRunningProcess(component.target) ? 'attach' : 'launch',
+    name: `kdap: ${what} on ${h || 'this machine'}${warning}`,
     target: component.target,
   };
   if (h) config.host = h;
   return config;
+}
+
+/**
+ * The configurations to offer, in kdap's order except that components whose binary has no debug information
+ * come last: breakpoints cannot bind in them until a debug build runs.
+ */
+export function componentConfigs(components: Component[], host?: string): LaunchConfiguration[] {
+  const debuggable = components.filter((c) => c.debugInfo !== false);
+  const stripped = components.filter((c) => c.debugInfo === false);
+  return [...debuggable, ...stripped].map((c) => componentConfig(c, host));
 }
 
 export interface RunLsOptions {

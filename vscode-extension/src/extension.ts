@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 
 import { adapterCommand } from './adapterCommand';
-import { LsError, componentConfig, runKdapLs } from './components';
+import { LsError, componentConfigs, runKdapLs } from './components';
 import { PATH_SETTING, resolveKdapPath } from './kdapPath';
 import { DEBUG_TYPE, resolveLaunchConfig } from './launchConfig';
 
@@ -119,8 +119,8 @@ export class KdapDynamicConfigurationProvider implements vscode.DebugConfigurati
         void vscode.window.showInformationMessage(`kdap: found no components to debug on ${where}.`);
         return [];
       }
-      // VS Code shows these in its quick pick; the chosen one starts.
-      return components.map((c) => componentConfig(c, host) as vscode.DebugConfiguration);
+      // VS Code shows these in its quick pick, by name; the chosen one starts.
+      return componentConfigs(components, host) as vscode.DebugConfiguration[];
     } catch (err) {
       const message = err instanceof LsError ? err.message : `kdap: listing the components failed: ${String(err)}`;
       void vscode.window.showErrorMessage(message);

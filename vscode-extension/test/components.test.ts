@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, describe, test } from 'node:test';
 
-import { LsError, componentConfig, lsArgs, parseLsOutput, runKdapLs } from '../src/components';
-import { fakeKdapLs, oldKdap, readArgv, script, tempDir } from './fakes';
+import { LsError, componentConfig, componentConfigs, lsArgs, parseLsOutput, runKdapLs } from '../src/components';
+import { LS_JSON, fakeKdapLs, oldKdap, readArgv, script, tempDir } from './fakes';
 import { kdapBin } from './paths';
 
 describe('kdap ls --json output', () => {
@@ -25,10 +25,72 @@ describe('kdap ls --json output', () => {
     });
     assert.deepEqual(parseLsOutput(out), [
       { target: 'static-pod/kube-apiserver', description: 'running, pid 812', program: '/usr/local/bin/kube-apiserver' },
-      { target: 'daemonset/kube-system/kube-proxy', detail: 'pod kube-proxy-x7' },
-      { target: 'systemd/kubelet' },
+      { target: 'daemonset/kube-system/kube-proxy', name: 'kube-proxy', detail: 'pod kube-proxy-x7' },
+      { target: 'systemd/kubelet', name: 'kubelet' },
       { target: 'exec' },
     ]);
+  });
+
+  test('what kdap ls --json prints: debug info, names and the running processes', () => {
+    const components = parseLsOutput(LS_JSON);
+    assert.deepEqual(components, [
+      {
+        target: 'systemd/kubelet.service',
+        name: 'kubelet.service',
+        description: 'active (pid 123)',
+        detail: '/usr/bin/kubelet — debug info, -N -l, go1.26.8',
+        program: '/usr/bin/kubelet',
+        debugInfo: true,
+      },
+      {
+        target: 'static-pod/kube-scheduler',
+        name: 'kube-scheduler',
+        description: 'running (pid 812)',
+        detail: '/usr/local/bin/kube-scheduler — no debug info (built with -s -w), go1.26.8',
+        program: '/usr/local/bin/kube-scheduler',
+        debugInfo: false,
+      },
+      {
+        target: 'daemonset/kube-system/kube-proxy',
+        name: 'kube-proxy',
+        description: 'running (pid 2201)',
+        program: '/usr/local/bin/kube-proxy',
+      },
+      {
+        target: 'pid/4242',
+        name: 'my-controller',
+        description: 'running (pid 4242)',
+        detail: '/opt/debug/my-controller — debug info, -N -l, go1.26.8',
+        program: '/opt/debug/my-controller',
+        debugInfo: true,
+      },
+      {
+        target: 'process/cloud-agent',
+        name: 'cloud-agent',
+        description: 'running (pid 977)',
+        detail: '/usr/sbin/cloud-agent — no debug info (built with -s -w), go1.25.3',
+        program: '/usr/sbin/cloud-agent',
+        debugInfo: false,
+      },
+    ]);
+  });
+
+  test('components without debug info are offered last and say so; running processes are attached to', () => {
+    assert.deepEqual(
+      componentConfigs(parseLsOutput(LS_JSON), 'root@n1').map((c) => [c.request, c.target, c.name]),
+      [
+        ['launch', 'systemd/kubelet.service', 'kdap: kubelet.service on root@n1'],
+        ['launch', 'daemonset/kube-system/kube-proxy', 'kdap: kube-system/kube-proxy on root@n1'],
+        ['attach', 'pid/4242', 'kdap: my-controller (pid 4242) on root@n1'],
+        ['launch', 'static-pod/kube-scheduler', 'kdap: kube-scheduler on root@n1 (no debug info)'],
+        ['attach', 'process/cloud-agent', 'kdap: cloud-agent on root@n1 (no debug info)'],
+      ],
+    );
+    assert.deepEqual(componentConfigs([]), []);
+  });
+
+  test('a pid target without a name is still named by its pid', () => {
+    assert.equal(componentConfig({ target: 'pid/17' }).name, 'kdap: pid 17 on this machine');
   });
 
   test('skips entries that are not kdap targets, and duplicates', () => {
@@ -67,6 +129,22 @@ describe('kdap ls --json output', () => {
   });
 });
 
+describe('a listed component as a configuration', () => {
+  test('process/ and pid/ become attach configurations: Stop then detaches and the process runs on', () => {
+    assert.deepEqual(componentConfig({ target: 'process/my-controller', debugInfo: true }, 'root@n1'), {
+      type: 'kdap',
+      request: 'attach',
+      name: 'kdap: my-controller on root@n1',
+      target: 'process/my-controller',
+      host: 'root@n1',
+    });
+    assert.equal(componentConfig({ target: 'pid/4242', name: 'my-controller' }).request, 'attach');
+    for (const target of ['static-pod/kube-scheduler', 'systemd/kubelet', 'daemonset/kube-system/kube-proxy', 'exec']) {
+      assert.equal(componentConfig({ target }).request, 'launch', target);
+    }
+  });
+});
+
 describe('running kdap ls', () => {
   const dir = tempDir();
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -76,6 +154,18 @@ describe('running kdap ls', () => {
     const kdap = fakeKdapLs(d, '[{"target": "static-pod/kube-scheduler"}]');
     assert.deepEqual(await runKdapLs(kdap, 'root@node-1'), [{ target: 'static-pod/kube-scheduler' }]);
     assert.deepEqual(readArgv(d), ['ls', '--json', '--host', 'root@node-1']);
+  });
+
+  test('the output of kdap ls --json as kdap prints it', async () => {
+    const d = fs.mkdtempSync(`${dir}/shape-`);
+    const components = await runKdapLs(fakeKdapLs(d, LS_JSON), 'root@node-1');
+    assert.deepEqual(components.map((c) => [c.target, c.debugInfo]), [
+      ['systemd/kubelet.service', true],
+      ['static-pod/kube-scheduler', false],
+      ['daemonset/kube-system/kube-proxy', undefined],
+      ['pid/4242', true],
+      ['process/cloud-agent', false],
+    ]);
   });
 
   test('a kdap without `ls` gives a message that says so and what to do instead', async () => {

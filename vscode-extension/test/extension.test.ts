@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { after, beforeEach, describe, test } from 'node:test';
 
 import { DebugAdapterExecutable, Recorder, TriggerKind, fakeVscode, installFakeVscode, memento, newRecorder } from './fakeVscode';
-import { fakeKdapLs, oldKdap, readArgv, script, tempDir } from './fakes';
+import { LS_JSON, fakeKdapLs, oldKdap, readArgv, script, tempDir } from './fakes';
 
 const rec: Recorder = newRecorder();
 const uninstall = installFakeVscode(fakeVscode(rec));
@@ -86,12 +86,21 @@ describe('extension', () => {
     assert.deepEqual(rec.errors, []);
   });
 
-  test('resolve reports a missing target and opens launch.json', () => {
+  test('resolve reports a missing target and component and opens launch.json', () => {
     activate();
     const result = resolver().resolveDebugConfiguration(undefined, { type: 'kdap', request: 'launch', name: 'mine' });
     assert.equal(result, null);
     assert.equal(rec.errors.length, 1);
-    assert.match(rec.errors[0], /"mine" has no "target"/);
+    assert.match(rec.errors[0], /"mine" has no "target" and no "component"/);
+  });
+
+  test('resolve accepts component and keeps an attach request', () => {
+    activate();
+    const byName = { type: 'kdap', request: 'launch', name: 'c', component: 'kube-scheduler' };
+    assert.deepEqual(resolver().resolveDebugConfiguration(undefined, byName), { ...byName, localRoot: '/ws/kubernetes' });
+    const attach = { type: 'kdap', request: 'attach', name: 'p', target: 'process/my-controller' };
+    assert.equal(resolver().resolveDebugConfiguration(undefined, attach).request, 'attach');
+    assert.deepEqual(rec.errors, []);
   });
 
   test('resolve of an empty configuration opens launch.json with a hint', () => {
@@ -128,6 +137,25 @@ describe('extension', () => {
     // the next time, the last host is offered
     await dynamic().provideDebugConfigurations(undefined);
     assert.equal(rec.inputBoxes[1].value, 'root@node-1');
+  });
+
+  test('dynamic configurations from what kdap ls --json prints: attach for processes, no debug info last', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'shape-'));
+    rec.settings['kdap.path'] = fakeKdapLs(d, LS_JSON);
+    rec.inputAnswer = 'root@node-1';
+    activate();
+    const configs = await dynamic().provideDebugConfigurations(undefined);
+    assert.deepEqual(configs.map((c: any) => [c.request, c.target, c.name]), [
+      ['launch', 'systemd/kubelet.service', 'kdap: kubelet.service on root@node-1'],
+      ['launch', 'daemonset/kube-system/kube-proxy', 'kdap: kube-system/kube-proxy on root@node-1'],
+      ['attach', 'pid/4242', 'kdap: my-controller (pid 4242) on root@node-1'],
+      ['launch', 'static-pod/kube-scheduler', 'kdap: kube-scheduler on root@node-1 (no debug info)'],
+      ['attach', 'process/cloud-agent', 'kdap: cloud-agent on root@node-1 (no debug info)'],
+    ]);
+    assert.deepEqual(rec.errors, []);
+    // The resolver keeps the attach request of a listed process.
+    const resolved = resolver().resolveDebugConfiguration(undefined, configs[2]);
+    assert.equal(resolved.request, 'attach');
   });
 
   test('dynamic configurations: an empty host lists this machine (no --host)', async () => {

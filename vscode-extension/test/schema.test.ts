@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { TARGET_PATTERN } from '../src/launchConfig';
+import { TARGET_PATTERN, attachesToRunningProcess } from '../src/launchConfig';
 import { EXT_ROOT } from './paths';
 import {
+  attachSchema,
   cppDefaults,
   cppDlvKeys,
   cppEditorKeys,
@@ -21,6 +22,8 @@ import {
   newAjv,
   pkg,
   renderSnippetBody,
+  requiredNames,
+  schemaAsVsCodeBuildsIt,
 } from './schema';
 
 const props = launchSchema.properties;
@@ -51,7 +54,7 @@ describe('package.json', () => {
     assert.deepEqual(debuggerContribution.languages, ['go']);
     assert.equal(debuggerContribution.program, undefined, 'the adapter comes from the descriptor factory');
     assert.deepEqual(pkg.contributes.breakpoints, [{ language: 'go' }]);
-    assert.deepEqual(launchSchema.required, ['target']);
+    assert.deepEqual(Object.keys(debuggerContribution.configurationAttributes).sort(), ['attach', 'launch']);
   });
 
   test('contributes the kdap.path and kdap.logFile settings', () => {
@@ -189,8 +192,82 @@ describe('launch schema vs bridge/config/launch_config.cpp', () => {
   });
 });
 
+describe('launch and attach requests', () => {
+  const validate = newAjv().compile(launchSchema);
+  const ok = (config: Record<string, unknown>) => {
+    const valid = validate(config);
+    return { valid, errors: newAjv().errorsText(validate.errors) };
+  };
+
+  test('attach takes exactly the launch attributes (edit launch, then npm run sync-schema)', () => {
+    // kdap reads the same arguments from both requests; only what Stop sends differs.
+    assert.deepEqual(attachSchema, launchSchema);
+  });
+
+  test('either target or component is required, not both, as parse_launch_config says', () => {
+    assert.match(cppSource, /if \(target && c\.component\)/);
+    assert.match(cppSource, /if \(!target && !c\.component\)/);
+    // VS Code turns `required` into its own list (name, type, request and these); one of the two is a oneOf.
+    assert.equal(launchSchema.required, undefined);
+    for (const config of [{ target: 'static-pod/kube-scheduler' }, { component: 'kube-scheduler' }]) {
+      const r = ok(config);
+      assert.ok(r.valid, `${JSON.stringify(config)}: ${r.errors}`);
+    }
+    assert.ok(!ok({}).valid, 'neither');
+    assert.ok(!ok({ host: 'root@n1', program: '/opt/debug/kube-scheduler' }).valid, 'neither');
+    assert.ok(!ok({ target: 'static-pod/kube-scheduler', component: 'kube-scheduler' }).valid, 'both');
+  });
+
+  test('every required name is an attribute of the schema (a misspelt one would make every configuration invalid)', () => {
+    const names = requiredNames(launchSchema).filter(({ at }) => !at.startsWith('#/properties/'));
+    assert.deepEqual(names.map((n) => n.name).sort(), ['component', 'program', 'target', 'target']);
+    for (const { name, at } of names) assert.ok(name in props, `${name} at ${at}`);
+    const substitutePath = props.substitutePath.items as { required: string[]; properties: Record<string, unknown> };
+    for (const name of substitutePath.required) assert.ok(name in substitutePath.properties, name);
+  });
+
+  test('component is a bare name, as parse_launch_config requires', () => {
+    assert.ok(cppSource.includes("c.component->find('/')"), 'launch_config.cpp no longer refuses a / in component');
+    const validateComponent = newAjv().compile(props.component);
+    for (const good of ['kube-scheduler', 'kubelet', 'kubelet.service', 'etcd']) {
+      assert.ok(validateComponent(good), good);
+    }
+    for (const bad of ['static-pod/kube-scheduler', 'kube-system/kube-proxy', '/', '']) {
+      assert.ok(!validateComponent(bad), bad);
+    }
+    assert.ok(!ok({ component: 'systemd/kubelet' }).valid);
+  });
+
+  test('target exec needs program, as parse_launch_config requires', () => {
+    assert.match(cppSource, /TargetKind::kExec && !c\.program/);
+    assert.ok(!ok({ target: 'exec' }).valid);
+    assert.ok(ok({ target: 'exec', program: '/opt/debug/my-controller' }).valid);
+    assert.ok(ok({ target: 'static-pod/kube-scheduler' }).valid, 'only exec needs program');
+  });
+
+  test('as VS Code builds a request schema, the request must match and unknown attributes are flagged', () => {
+    const attach = newAjv().compile(schemaAsVsCodeBuildsIt('attach'));
+    const config = { name: 'x', type: 'kdap', request: 'attach', host: 'root@n1', target: 'process/my-controller' };
+    assert.ok(attach(config), newAjv().errorsText(attach.errors));
+    assert.ok(!attach({ ...config, request: 'launch' }));
+    assert.ok(!attach({ ...config, tagret: 'pid/1' }));
+    assert.ok(!attach({ name: 'x', type: 'kdap', request: 'attach' }), 'neither target nor component');
+  });
+
+  test('the new node attributes: kubeconfig, kubectl, nodeName', () => {
+    for (const key of ['kubeconfig', 'kubectl', 'nodeName']) {
+      assert.equal(props[key]?.type, 'string', key);
+      assert.ok(!newAjv().compile(props[key])(''), `${key} must not be empty (parse_launch_config refuses it)`);
+    }
+    assert.equal(props.nodeName.default, undefined, 'nodeName defaults to the hostname, which is not a constant');
+  });
+});
+
 describe('configurations offered to the user', () => {
-  const validateLaunch = newAjv().compile(launchSchema);
+  const validators = {
+    launch: newAjv().compile(schemaAsVsCodeBuildsIt('launch')),
+    attach: newAjv().compile(schemaAsVsCodeBuildsIt('attach')),
+  };
   const expectedTargets = [
     'static-pod/kube-apiserver',
     'static-pod/kube-scheduler',
@@ -200,14 +277,19 @@ describe('configurations offered to the user', () => {
   ];
 
   function checkConfig(config: Record<string, unknown>, what: string) {
-    assert.ok(validateLaunch(config), `${what}: ${newAjv().errorsText(validateLaunch.errors)}`);
+    const target = config.target as string;
+    // Stop on a launch session sends terminate, which would end a process kdap only attached to.
+    const request = attachesToRunningProcess(target) ? 'attach' : 'launch';
+    assert.equal(config.request, request, what);
+    const validate = validators[request];
+    assert.ok(validate(config), `${what}: ${newAjv().errorsText(validate.errors)}`);
     assert.equal(config.type, 'kdap', what);
-    assert.equal(config.request, 'launch', what);
     assert.ok(typeof config.name === 'string' && config.name, what);
     const sp = config.substitutePath as { from: string; to: string }[];
     assert.equal(sp.length, 1, what);
     assert.equal(sp[0].from, '${workspaceFolder}', what);
     assert.match(sp[0].to, /^\/go\/src\//, what);
+    if (target.startsWith('daemonset/')) assert.equal(config.kubeconfig, '/etc/kubernetes/admin.conf', what);
   }
 
   test('initialConfigurations are valid and cover the components', () => {

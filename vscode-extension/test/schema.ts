@@ -14,8 +14,9 @@ export interface JsonSchema {
 
 export const pkg = JSON.parse(fs.readFileSync(path.join(EXT_ROOT, 'package.json'), 'utf8'));
 export const debuggerContribution = pkg.contributes.debuggers[0];
-export const launchSchema: JsonSchema & { properties: Record<string, JsonSchema>; required: string[] } =
-  debuggerContribution.configurationAttributes.launch;
+export type RequestSchema = JsonSchema & { properties: Record<string, JsonSchema> };
+export const launchSchema: RequestSchema = debuggerContribution.configurationAttributes.launch;
+export const attachSchema: RequestSchema = debuggerContribution.configurationAttributes.attach;
 
 export const cppSource = fs.readFileSync(LAUNCH_CONFIG_CPP, 'utf8');
 export const cppHeader = fs.readFileSync(LAUNCH_CONFIG_H, 'utf8');
@@ -62,6 +63,27 @@ export function cppDefaults(): Record<string, string | number> {
   return out;
 }
 
+/**
+ * A request's schema as VS Code puts it into launch.json's (Debugger.getSchemaAttributes): `name`, `type` and
+ * `request` added and required, no other attributes allowed.
+ */
+export function schemaAsVsCodeBuildsIt(request: 'launch' | 'attach'): JsonSchema {
+  const attributes = debuggerContribution.configurationAttributes[request] as RequestSchema;
+  const required = Array.isArray(attributes.required) ? attributes.required : [];
+  return {
+    ...attributes,
+    type: 'object',
+    required: ['name', 'type', 'request', ...required],
+    additionalProperties: false,
+    properties: {
+      ...attributes.properties,
+      type: { enum: [debuggerContribution.type] },
+      request: { enum: [request] },
+      name: { type: 'string' },
+    },
+  };
+}
+
 /** VS Code's additions to JSON schema, declared so that Ajv's strict mode still catches misspelt keywords. */
 export const VSCODE_KEYWORDS = [
   'markdownDescription',
@@ -77,7 +99,9 @@ export const VSCODE_KEYWORDS = [
 ];
 
 export function newAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
+  // strictRequired would refuse `oneOf: [{required: ["target"]}, {required: ["component"]}]`, whose branches
+  // name properties defined beside them; test/schema.test.ts checks every required name itself.
+  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
   ajv.addVocabulary(VSCODE_KEYWORDS);
   return ajv;
 }
@@ -129,4 +153,16 @@ export function renderSnippetBody(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderSnippetBody(v)]));
   }
   return value;
+}
+
+/** Every name listed in a `required` anywhere in `schema`, with where it is. */
+export function requiredNames(schema: unknown, at = '#'): { name: string; at: string }[] {
+  if (!schema || typeof schema !== 'object') return [];
+  if (Array.isArray(schema)) return schema.flatMap((s, i) => requiredNames(s, `${at}/${i}`));
+  const out: { name: string; at: string }[] = [];
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'required' && Array.isArray(value)) out.push(...value.map((name) => ({ name: String(name), at })));
+    else out.push(...requiredNames(value, `${at}/${key}`));
+  }
+  return out;
 }
