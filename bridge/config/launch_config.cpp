@@ -115,6 +115,8 @@ TargetSpec parse_target(const std::string& text) {
 
 std::string session_name(const LaunchConfig& config) {
   if (config.target.kind == TargetKind::kExec && config.program) return "exec/" + *config.program;
+  if (config.target.kind == TargetKind::kExec && config.upload_program)
+    return "exec/" + *config.upload_program;
   return config.target.text;
 }
 
@@ -176,7 +178,7 @@ LaunchConfig parse_launch_config(const Json& args) {
     }
     c.program = optional_string(args, "program");
     if (args.contains("args")) c.args = string_list(args, "args");
-    if (target && c.target.kind == TargetKind::kExec && !c.program) {
+    if (target && c.target.kind == TargetKind::kExec && !c.program && !args.contains("uploadProgram")) {
       throw ConfigError(where("program") +
                         " is missing: \"target\": \"exec\" runs `program` (a path on the node) with `args`");
     }
@@ -194,6 +196,30 @@ LaunchConfig parse_launch_config(const Json& args) {
     if (auto v = optional_string(args, "kubectl")) c.kubectl = *v;
     c.node_name = optional_string(args, "nodeName");
     if (auto v = optional_string(args, "dlvPath")) c.dlv_path = *v;
+    c.upload_program = optional_string(args, "uploadProgram");
+    c.local_root = optional_string(args, "localRoot");
+    if (c.local_root && (c.local_root->empty() || c.local_root->front() != '/')) c.local_root.reset();
+    if (args.contains("uploadDlv")) {
+      const Json& v = args.at("uploadDlv");
+      if (v.is_boolean()) {
+        if (v.get<bool>()) c.upload_dlv = "";
+      } else if (v.is_string() && !v.get<std::string>().empty()) {
+        c.upload_dlv = v.get<std::string>();
+      } else {
+        throw ConfigError(
+            where("uploadDlv") +
+            " must be true (upload the dlv on kdap's PATH) or the path of a dlv on this machine");
+      }
+    }
+    if (args.contains("keepUpload")) {
+      if (!args.at("keepUpload").is_boolean())
+        throw ConfigError(where("keepUpload") + " must be true or false");
+      c.keep_upload = args.at("keepUpload").get<bool>();
+    }
+    if (c.upload_program && c.program) {
+      throw ConfigError(where("uploadProgram") + " and " + where("program") +
+                        " are both set; keep one: uploadProgram copies a local file and runs that");
+    }
     if (args.contains("dlvFlags")) c.dlv_flags = string_list(args, "dlvFlags");
     for (const auto& flag : c.dlv_flags) {
       if (flag.starts_with("--listen") || flag.starts_with("-l=") || flag == "-l" ||
@@ -226,7 +252,8 @@ LaunchConfig parse_launch_config(const Json& args) {
                                             "program",      "args",         "extraArgs",      "env",
                                             "cwd",          "kubeconfig",   "kubectl",        "nodeName",
                                             "dlvPath",      "dlvFlags",     "connectTimeout", "stopTimeout",
-                                            "startTimeout", "dlvTimeout",   "guardKeepalive"};
+                                            "startTimeout", "dlvTimeout",   "guardKeepalive", "uploadProgram",
+                                            "uploadDlv",    "keepUpload"};
   for (auto& [key, value] : args.items()) {
     if (own.contains(key) || c.dlv_attach.contains(key)) continue;
     if (std::find(kEditorKeys.begin(), kEditorKeys.end(), key) != kEditorKeys.end()) continue;

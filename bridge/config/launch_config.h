@@ -49,7 +49,15 @@ struct LaunchConfig {
   std::string kubectl = "kubectl";
   std::optional<std::string> node_name;  // the node's Kubernetes name; default: its hostname
   std::string dlv_path = "dlv";
+  // Local files (on kdap's machine) copied to the node for this session: the program, and dlv ("" = the dlv
+  // on kdap's PATH). Removed when the session ends unless keep_upload.
+  std::optional<std::string> upload_program;
+  std::optional<std::string> upload_dlv;
+  bool keep_upload = false;
   std::vector<std::string> dlv_flags;
+  // The editor's workspace folder (the editor integrations fill it): where automatic substitutePath maps the
+  // binary's build root to when the launch gives no substitutePath.
+  std::optional<std::string> local_root;
   Json dlv_attach = Json::object();  // dlv's own attach options, passed through untouched
   std::chrono::seconds connect_timeout{15};
   std::chrono::seconds stop_timeout{90};

@@ -55,6 +55,8 @@ class NodeGuard : public std::enable_shared_from_this<NodeGuard> {
   // A clean end: the guard exits without touching anything and the session directory (lock, journal) goes.
   asio::awaitable<void> disarm();
   bool armed() const { return armed_; }
+  // The session directory on the node: removed with the session, whoever ends it.
+  const std::string& dir() const { return dir_; }
 
   static std::string key_for(const std::string& target);
 

@@ -321,8 +321,7 @@ const ElfSection* ElfSections::find(std::string_view name) const {
   return nullptr;
 }
 
-ElfSections parse_elf_sections(std::string_view header, std::string_view section_headers,
-                               std::string_view shstrtab, std::optional<std::uint64_t> file_size) {
+ElfSections parse_elf_header(std::string_view header) {
   if (header.size() < 16) throw InspectError("too short for an ELF header");
   if (!looks_like_elf(header)) throw InspectError("not an ELF file");
   ElfSections elf;
@@ -351,7 +350,14 @@ ElfSections parse_elf_sections(std::string_view header, std::string_view section
   Bytes h(header, elf.big_endian, "the ELF header");
   elf.machine_code = static_cast<std::uint16_t>(h.uint(18, 2));
   elf.machine = machine_name(elf.machine_code, elf.elf_class, elf.big_endian);
+  return elf;
+}
 
+ElfSections parse_elf_sections(std::string_view header, std::string_view section_headers,
+                               std::string_view shstrtab, std::optional<std::uint64_t> file_size) {
+  ElfSections elf = parse_elf_header(header);
+  const Layout& l = elf.elf_class == 64 ? kElf64 : kElf32;
+  Bytes h(header, elf.big_endian, "the ELF header");
   std::uint64_t shoff = h.uint(l.e_shoff, l.addr);
   std::uint64_t entsize = h.uint(l.e_shentsize, 2);
   std::uint64_t count = h.uint(l.e_shnum, 2);

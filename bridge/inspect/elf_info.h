@@ -46,6 +46,9 @@ struct ElfSections {
 ElfSections parse_elf_sections(std::string_view header, std::string_view section_headers,
                                std::string_view shstrtab, std::optional<std::uint64_t> file_size = {});
 
+// Class, byte order and machine from the ELF header alone (no sections). Throws InspectError.
+ElfSections parse_elf_header(std::string_view header);
+
 // True when `header` starts with the ELF magic.
 bool looks_like_elf(std::string_view header);
 

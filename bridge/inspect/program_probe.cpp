@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "bridge/node/shell.h"
+#include "bridge/util/base64.h"
 
 namespace kdap::inspect {
 namespace {
@@ -101,32 +102,6 @@ std::string round_two_script(const std::vector<std::string>& paths, const std::v
   return script;
 }
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-std::string base64_decode(std::string_view text) {
-  std::string out;
-  std::uint32_t bits = 0;
-  int nbits = 0;
-  for (char c : text) {
-    int v = base64_value(c);
-    if (v < 0) continue;  // line breaks and '=' padding
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    nbits += 6;
-    if (nbits >= 8) {
-      nbits -= 8;
-      out += static_cast<char>((bits >> nbits) & 0xff);
-    }
-  }
-  return out;
-}
-
 // One record of the node's answer; fields hold base64 text until decoded.
 struct Record {
   std::string state;  // "", "missing", "notfile", "unreadable"
@@ -192,7 +167,7 @@ std::map<std::size_t, Record> parse_answer(const node::CommandResult& r, const n
 
 std::string decoded(const Record& rec, std::string_view name) {
   auto it = rec.fields.find(name);
-  return it == rec.fields.end() ? std::string() : base64_decode(it->second);
+  return it == rec.fields.end() ? std::string() : decode_base64(it->second).value_or(std::string());
 }
 
 void fill_from_first_round(ProgramReport& report, const Record* rec) {

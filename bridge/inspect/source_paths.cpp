@@ -21,8 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// busybox grep scans about 40 MB/s and a kubelet is 100-200 MB; the worst case (main package at the module
-// root) reads the binary twice, the other patterns stop in .gopclntab.
+// busybox grep scans about 40 MB/s and a kubelet is 100-200 MB. Each pattern stops in .gopclntab, except when
+// the main package is the module root: then one pass reads the whole binary.
 constexpr auto kReadTimeout = std::chrono::seconds(120);
 constexpr auto kGoEnvTimeout = std::chrono::seconds(15);
 // Candidates for the main package's directory: more than one when a dependency has a package in a directory
@@ -40,8 +40,8 @@ constexpr std::string_view kPathChar = "[^[:cntrl:]]";
 constexpr std::string_view kNameChar = "[^/[:cntrl:]]";
 
 // GNU grep -z reads NUL-separated records and skips ahead with its fixed-string search (milliseconds for
-// 200 MB); busybox grep has -z since 1.2x. Without -z, tr makes every NUL a line end, which is the same
-// record split, only slower. s_ N ERE prints up to N whole records matching ERE, one a line.
+// 200 MB); busybox 1.35 has -z too. Without -z, tr makes every NUL a line end: the same records, only
+// slower. s_ N ERE prints up to N whole records matching ERE, one a line.
 constexpr std::string_view kPrelude = R"sh(LC_ALL=C
 export LC_ALL
 m=

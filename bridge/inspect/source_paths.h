@@ -42,7 +42,7 @@ struct SourceLayout {  // what the binary says, node side
 };
 
 // The /bin/sh command that prints, on labelled lines, the paths parse_source_layout needs. It reads the
-// binary with grep and tr only, one pass per pattern, each ending at its first match but one (see the .cpp).
+// binary with grep, tr, sed and tail only, one pass per pattern, each stopping at its first matches.
 std::string source_layout_command(const std::string& binary_path, const GoBuildInfo& info);
 // Pure: parses the output of source_layout_command(…, info).
 SourceLayout parse_source_layout(const std::string& output, const GoBuildInfo& info);

@@ -4,7 +4,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 
+#include <unistd.h>
+
+#include "bridge/inspect/elf_info.h"
 #include "bridge/node/connect.h"
+#include "bridge/node/upload.h"
 #include "bridge/session/preflight.h"
 #include "bridge/targets/find_component.h"
 #include "bridge/util/timeout.h"
@@ -33,6 +37,7 @@ boost::asio::awaitable<void> BringUp::start() {
 
   guard_ = std::make_shared<guard::NodeGuard>(*node_, cfg.state_dir, config::session_name(cfg));
   co_await guard_->lock();
+  co_await upload_files();
   step_("reading " + cfg.target.text);
   auto plan = co_await target_->plan();
   attached_ = plan.attach_pid.has_value();
@@ -42,6 +47,9 @@ boost::asio::awaitable<void> BringUp::start() {
   step_("checking dlv and " + plan.program + " on the node");
   auto checked = co_await preflight(*node_, plan, cfg);
   for (const auto& w : checked.warnings) note_(w);
+  if (cfg.local_root && !cfg.dlv_attach.contains("substitutePath") && checked.go) {
+    co_await map_source_paths(plan, *checked.go);
+  }
 
   step_("arming the node guard");
   co_await guard_->arm(target_->undo_script(), cfg.guard_keepalive);
@@ -57,6 +65,98 @@ boost::asio::awaitable<void> BringUp::start() {
   dlv_ = co_await delve::DlvServer::start(*node_, plan, dlv_options, cfg.dlv_timeout);
   dlv_gone_ = false;
   co_await guard_->record_dlv(dlv_->pid());
+}
+
+namespace {
+
+// GOARCH names for `uname -m`, to compare with the machine in a local binary's ELF header.
+std::string goarch_of_uname(const std::string& machine) {
+  if (machine == "x86_64") return "amd64";
+  if (machine == "aarch64" || machine == "arm64") return "arm64";
+  if (machine.starts_with("armv")) return "arm";
+  if (machine == "i386" || machine == "i686") return "386";
+  return machine;  // s390x, ppc64le, riscv64, loong64 are spelled alike
+}
+
+std::string find_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (std::size_t pos = 0; pos <= dirs.size();) {
+    auto end = std::min(dirs.find(':', pos), dirs.size());
+    std::string candidate = dirs.substr(pos, end - pos) + "/" + name;
+    if (end > pos && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    pos = end + 1;
+  }
+  return "";
+}
+
+}  // namespace
+
+boost::asio::awaitable<void> BringUp::upload_files() {
+  if (!config_.upload_program && !config_.upload_dlv) co_return;
+  std::string dir = config_.keep_upload ? config_.state_dir + "/uploads" : guard_->dir() + "/upload";
+  if (config_.upload_dlv) {
+    std::string local = config_.upload_dlv->empty() ? find_on_path("dlv") : *config_.upload_dlv;
+    if (local.empty()) {
+      throw targets::TargetError("uploadDlv: there is no dlv on kdap's PATH; give its path in uploadDlv");
+    }
+    std::string header = node::read_local_file(local).substr(0, 64);
+    std::string local_arch;
+    try {
+      local_arch = inspect::parse_elf_header(header).machine;
+    } catch (const std::exception& e) {
+      throw targets::TargetError("uploadDlv: " + local + " is not an executable for Linux (" + e.what() +
+                                 ")");
+    }
+    auto uname = co_await node_->run("uname -m", std::chrono::seconds(20));
+    std::string node_arch = goarch_of_uname(uname.out.substr(0, uname.out.find('\n')));
+    if (node_arch != local_arch) {
+      throw targets::TargetError("uploadDlv: " + local + " is built for " + local_arch + " but " +
+                                 node_->describe() + " is " + node_arch +
+                                 "; build one for the node with `GOOS=linux "
+                                 "GOARCH=" +
+                                 node_arch +
+                                 " go install github.com/go-delve/delve/cmd/dlv@latest` and "
+                                 "give its path in uploadDlv");
+    }
+    step_("uploading " + local + " to " + dir);
+    auto up = co_await node::upload_file(*node_, local, dir, "dlv", "0755");
+    config_.dlv_path = up.path;
+    note_("uploaded " + local + " to " + up.path + " (" + std::to_string(up.size) + " bytes, sha256 " +
+          up.sha256 + " verified)");
+  }
+  if (config_.upload_program) {
+    const std::string& local = *config_.upload_program;
+    std::string name = local.substr(local.rfind('/') + 1);
+    step_("uploading " + local + " to " + dir);
+    auto up = co_await node::upload_file(*node_, local, dir, name, "0755");
+    config_.program = up.path;
+    note_("uploaded " + local + " to " + up.path + " (" + std::to_string(up.size) + " bytes, sha256 " +
+          up.sha256 + " verified)" + (config_.keep_upload ? "; kept after the session (keepUpload)" : ""));
+  }
+}
+
+boost::asio::awaitable<void> BringUp::map_source_paths(targets::LaunchPlan plan, inspect::GoBuildInfo go) {
+  step_("reading where " + plan.program + " was built");
+  std::string binary = plan.attach_pid ? "/proc/" + std::to_string(*plan.attach_pid) + "/exe" : plan.program;
+  std::string failure;
+  try {
+    auto layout = co_await inspect::read_source_layout(*node_, binary, go);
+    substitute_path_ = inspect::automatic_substitute_path(layout, inspect::local_paths(*config_.local_root));
+    if (substitute_path_.empty()) {
+      note_("source paths: no mapping needed or known (" +
+            (layout.evidence.empty() ? std::string("no source paths found") : layout.evidence.front()) + ")");
+    }
+    for (const auto& m : substitute_path_) {
+      note_("source paths: " + (m.from.empty() ? std::string("(module-relative)") : m.from) + " → " +
+            (m.to.empty() ? std::string("(module-relative)") : m.to) +
+            " (automatic substitutePath; set substitutePath to choose your own)");
+    }
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  // Debugging works without the mapping, only breakpoints may not verify; say so and go on.
+  if (!failure.empty()) note_("source paths: kdap could not work out a substitutePath: " + failure);
 }
 
 boost::asio::awaitable<void> BringUp::watch_output(delve::DlvServer::OutputSink sink) {

@@ -13,6 +13,7 @@
 #include "bridge/config/launch_config.h"
 #include "bridge/delve/dlv_server.h"
 #include "bridge/guard/node_guard.h"
+#include "bridge/inspect/source_paths.h"
 #include "bridge/node/node.h"
 #include "bridge/targets/target.h"
 #include "bridge/util/signal.h"
@@ -43,8 +44,15 @@ class BringUp {
   bool tearing_down() const { return tearing_down_; }
   // dlv attached to a running process (pid/, process/): ending the session detaches unless asked to kill.
   bool attached() const { return attached_; }
+  // The automatic substitutePath (empty when the launch gave one, or none is needed or known).
+  const std::vector<inspect::PathMapping>& substitute_path() const { return substitute_path_; }
 
  private:
+  // uploadProgram / uploadDlv: copies them into the session directory (or <stateDir>/uploads with keepUpload)
+  // and points program / dlvPath at the copies.
+  boost::asio::awaitable<void> upload_files();
+  boost::asio::awaitable<void> map_source_paths(targets::LaunchPlan plan, inspect::GoBuildInfo go);
+
   boost::asio::any_io_executor ex_;
   config::LaunchConfig config_;
   Say step_, note_;
@@ -56,6 +64,7 @@ class BringUp {
   bool dlv_gone_ = true;
   bool tearing_down_ = false;
   bool attached_ = false;
+  std::vector<inspect::PathMapping> substitute_path_;
   int dlv_exit_status_ = -1;
 };
 

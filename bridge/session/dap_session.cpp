@@ -175,6 +175,11 @@ asio::awaitable<void> DapSession::attach_dlv() {
   Json attach = run_->config().dlv_attach;
   attach["request"] = "attach";
   attach["mode"] = "remote";
+  if (!attach.contains("substitutePath") && !run_->substitute_path().empty()) {
+    Json rules = Json::array();
+    for (const auto& m : run_->substitute_path()) rules.push_back({{"from", m.from}, {"to", m.to}});
+    attach["substitutePath"] = std::move(rules);
+  }
   Json attached = co_await dlv_conn_->request("attach", attach, kDlvAnswerTimeout);
   if (!attached.value("success", false)) {
     throw std::runtime_error("dlv refused to attach: " + attached.value("message", "") + " " +

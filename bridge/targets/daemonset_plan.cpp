@@ -10,6 +10,7 @@
 
 #include "bridge/targets/pod_spec.h"
 #include "bridge/targets/target.h"
+#include "bridge/util/base64.h"
 
 namespace kdap::targets {
 namespace {
@@ -169,31 +170,10 @@ std::string file_mode(const json* mode, const std::string& where, const std::str
   return buffer;
 }
 
-std::string decode_base64(const std::string& in, const std::string& what) {
-  auto value_of = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    if (c == '\n' || c == '\r' || c == ' ') continue;
-    const int v = value_of(c);
-    if (v < 0) throw TargetError(what + " is not base64");
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xFF);
-    }
-  }
-  return out;
+std::string decode_base64_or_throw(const std::string& in, const std::string& what) {
+  auto out = decode_base64(in);
+  if (!out) throw TargetError(what + " is not base64");
+  return *out;
 }
 
 // A path inside a volume, as `items[].path` or a key gives it. kdap writes files at these paths as root, so
@@ -481,7 +461,8 @@ std::vector<VolumeFile> configmap_volume_files(const json& source, const json* c
       return true;
     }
     if (const json* v = at_path(*cm, {"binaryData", key}); v && v->is_string()) {
-      file.content = decode_base64(v->get<std::string>(), "ConfigMap " + cm_name + " binaryData " + key);
+      file.content =
+          decode_base64_or_throw(v->get<std::string>(), "ConfigMap " + cm_name + " binaryData " + key);
       file.binary = true;
       return true;
     }

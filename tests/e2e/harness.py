@@ -388,6 +388,16 @@ def build_fixtures(out_dir: Optional[str] = None, timeout: float = 600) -> Fixtu
 
 # ----------------------------------------------------------------------------- sshd
 
+def strict_ssh_argv(node, *remote: str, known_hosts: Optional[str] = None) -> list[str]:
+    """An OpenSSH command line for a test node (anything with identity_file, port, known_hosts_file, user and
+    host) with strict host key checking and nothing from the user's own ssh configuration."""
+    return ["ssh", "-F", "/dev/null", "-i", node.identity_file, "-p", str(node.port),
+            "-o", f"UserKnownHostsFile={known_hosts or node.known_hosts_file}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+            "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+            f"{node.user}@{node.host}", *remote]
+
+
 def _keygen(path: Path, comment: str) -> str:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
                    check=True, timeout=30, stdin=subprocess.DEVNULL)
@@ -501,12 +511,7 @@ class SshServer:
         return str(path)
 
     def ssh_argv(self, *remote: str, known_hosts: Optional[str] = None) -> list[str]:
-        """An ssh command line for this node with strict host key checking."""
-        return ["ssh", "-F", "/dev/null", "-i", self.identity_file, "-p", str(self.port),
-                "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts_file}",
-                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-                "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
-                f"{self.user}@{self.host}", *remote]
+        return strict_ssh_argv(self, *remote, known_hosts=known_hosts)
 
     def run(self, remote: str, timeout: float = 30, known_hosts: Optional[str] = None) -> subprocess.CompletedProcess:
         return subprocess.run(self.ssh_argv(remote, known_hosts=known_hosts), capture_output=True, text=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -27,10 +28,33 @@ class ManifestState:
         return cls(Path(path).read_bytes(), st.st_mode, st.st_uid, st.st_gid)
 
 
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    return 0.0
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+# Only dlv servers started while this test process runs count as kdap's: a developer's own headless dlv, or one
+# that another program on the machine runs, must not fail (or pass) the checks below.
+_SINCE = time.time() - 1
+
+
+def _started_at(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return _boot_time() + int(fields[19]) / _TICKS
+
+
 def dlv_pids() -> list[int]:
-    """dlv servers started by kdap (headless, listening on an address kdap chose)."""
+    """dlv servers started by kdap (headless) since this test process started."""
     return [p for p in harness.all_pids()
-            if (argv := harness.proc_cmdline(p)) and os.path.basename(argv[0]) == "dlv" and "--headless" in argv]
+            if (argv := harness.proc_cmdline(p)) and os.path.basename(argv[0]) == "dlv" and "--headless" in argv
+            and _started_at(p) >= _SINCE]
 
 
 class StaticPodNode:
@@ -69,11 +93,7 @@ class StaticPodNode:
         return args
 
     def spawn_kdap(self, name: str = "kdap", env: Optional[dict] = None) -> DapClient:
-        client = DapClient.spawn([harness.kdap_bin(), "dap", "--log-level", "debug"],
-                                 stderr_path=os.path.join(self.tmp, name + ".stderr"),
-                                 transcript_path=os.path.join(self.tmp, name + ".dap.log"), env=env)
-        self.test.addCleanup(client.close)
-        return client
+        return spawn_kdap(self.test, self.tmp, name, env)
 
     def start_session(self, **launch) -> DapClient:
         """kdap launched on this node and configured: the component is parked and runs under dlv."""
@@ -102,6 +122,31 @@ class StaticPodNode:
         harness.wait_until(lambda: not dlv_pids(), 15, "dlv to be gone")
         parked = os.path.join(self.state_dir, "parked")
         self.test.assertEqual(os.listdir(parked) if os.path.isdir(parked) else [], [])
+
+
+def spawn_kdap(test, tmp: str, name: str = "kdap", env: Optional[dict] = None) -> DapClient:
+    """`kdap dap` on stdio with a debug log (<tmp>/<name>.stderr) and a DAP transcript (<name>.dap.log)."""
+    client = DapClient.spawn([harness.kdap_bin(), "dap", "--log-level", "debug"],
+                             stderr_path=os.path.join(tmp, name + ".stderr"),
+                             transcript_path=os.path.join(tmp, name + ".dap.log"), env=env)
+    test.addCleanup(client.close)
+    return client
+
+
+def launch_to_breakpoint(test, client: DapClient, launch: dict, round_: Optional[int] = 1,
+                         timeout: float = 90) -> dict:
+    """An initialized client launches, sets the fake component's marked breakpoint (verified), configures, and
+    stops there; returns the top frame (harness.assert_stopped_in_reconcile)."""
+    src, line = harness.breakpoint_location()
+    seq = client.send({"type": "request", "command": "launch", "arguments": launch})
+    client.wait_event("initialized", timeout=timeout)
+    bps = client.request_ok("setBreakpoints", {"source": {"path": src}, "breakpoints": [{"line": line}]})
+    test.assertTrue(bps["body"]["breakpoints"][0]["verified"], bps)
+    client.request_ok("configurationDone")
+    response = client.wait_response(seq, timeout=timeout)
+    test.assertTrue(response["success"], response)
+    stopped = client.wait_event("stopped", timeout=60)
+    return harness.assert_stopped_in_reconcile(test, client, stopped, round_=round_)
 
 
 def initialize(client: DapClient, progress: bool = True) -> dict:

@@ -880,11 +880,7 @@ class SystemdNode:
 
     def ssh_argv(self, *remote: str, known_hosts: Optional[str] = None) -> list[str]:
         """An ssh command line for root@node with strict host key checking (like harness.SshServer's)."""
-        return ["ssh", "-F", "/dev/null", "-i", self.identity_file, "-p", str(self.port),
-                "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts_file}",
-                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-                "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
-                f"{self.user}@{self.host}", *remote]
+        return harness.strict_ssh_argv(self, *remote, known_hosts=known_hosts)
 
     def ssh_run(self, remote: str, timeout: float = 30, known_hosts: Optional[str] = None) -> subprocess.CompletedProcess:
         return subprocess.run(self.ssh_argv(remote, known_hosts=known_hosts), capture_output=True, text=True,

@@ -3,17 +3,17 @@ a process that is already running and leave it running (same pid, no tracer) whe
 the editor asks to terminate it. And `component: NAME` finds the kind by itself. Real sshd, real dlv.
 Run: cd tests/e2e && python3 -m unittest -v test_exec_and_attach"""
 
+import hashlib
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import unittest
 from pathlib import Path
 
 import harness
-from kdap_session import StaticPodNode, dlv_pids, evaluate, initialize
+from kdap_session import StaticPodNode, dlv_pids, evaluate, initialize, launch_to_breakpoint, spawn_kdap
 
 FX: harness.Fixtures
 
@@ -72,25 +72,12 @@ class NoParkTest(unittest.TestCase):
         return args
 
     def spawn(self, name="kdap"):
-        from dap_client import DapClient
-        client = DapClient.spawn([harness.kdap_bin(), "dap", "--log-level", "debug"],
-                                 stderr_path=os.path.join(self.tmp, name + ".stderr"),
-                                 transcript_path=os.path.join(self.tmp, name + ".dap.log"))
-        self.addCleanup(client.close)
+        client = spawn_kdap(self, self.tmp, name)
         initialize(client)
         return client
 
     def debug_to_breakpoint(self, client, launch: dict, round_=None) -> dict:
-        src, line = harness.breakpoint_location()
-        seq = client.send({"type": "request", "command": "launch", "arguments": launch})
-        client.wait_event("initialized", timeout=60)
-        bps = client.request_ok("setBreakpoints", {"source": {"path": src}, "breakpoints": [{"line": line}]})
-        self.assertTrue(bps["body"]["breakpoints"][0]["verified"], bps)
-        client.request_ok("configurationDone")
-        response = client.wait_response(seq, timeout=60)
-        self.assertTrue(response["success"], response)
-        stopped = client.wait_event("stopped", timeout=30)
-        return harness.assert_stopped_in_reconcile(self, client, stopped, round_=round_)
+        return launch_to_breakpoint(self, client, launch, round_=round_, timeout=60)
 
     def assert_nothing_left(self):
         harness.wait_until(lambda: not dlv_pids(), 15, "dlv to be gone")
@@ -114,6 +101,63 @@ class NoParkTest(unittest.TestCase):
         self.assert_nothing_left()
         self.assertFalse(harness.pid_alive(debuggee[0]))
         client.assert_no_protocol_errors()
+
+    def test_upload_program_checked_used_and_removed(self):
+        local_sum = hashlib.sha256(Path(FX.component).read_bytes()).hexdigest()
+        client = self.spawn()
+        frame = self.debug_to_breakpoint(client, self.launch_args(target="exec", uploadProgram=FX.component,
+                                                                  args=["--secure-port=0"]), round_=1)
+        self.assertEqual(evaluate(client, frame, "cfg.Args[0]"), '"--secure-port=0"')
+        client.wait_output(f"sha256 {local_sum} verified", timeout=5)
+        [dlv] = dlv_pids()
+        program = harness.proc_cmdline(dlv)[2]
+        self.assertTrue(program.startswith(os.path.join(self.state_dir, "sessions")), program)
+        self.assertEqual(hashlib.sha256(Path(program).read_bytes()).hexdigest(), local_sum)
+        client.request_ok("disconnect", {}, timeout=60)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        self.assert_nothing_left()
+        self.assertFalse(os.path.exists(program))
+
+        # keepUpload: the copy stays in <stateDir>/uploads
+        client = self.spawn("kdap-keep")
+        self.debug_to_breakpoint(client, self.launch_args(target="exec", uploadProgram=FX.component,
+                                                          keepUpload=True, args=["--secure-port=0"]), round_=1)
+        client.request_ok("disconnect", {}, timeout=60)
+        kept = os.path.join(self.state_dir, "uploads", "fake-component")
+        self.assertEqual(hashlib.sha256(Path(kept).read_bytes()).hexdigest(), local_sum)
+        self.assert_nothing_left()
+
+    def test_automatic_substitute_path_for_a_binary_built_elsewhere(self):
+        """The binary is built from a copy of the sources in another directory; the editor sets breakpoints in
+        its own workspace (localRoot). kdap reads the build root from the binary on the node and maps it."""
+        build_tree = os.path.join(self.tmp, "ci-checkout", "src", "fixtures")
+        shutil.copytree(harness.FIXTURES_SRC, build_tree)
+        binary = os.path.join(self.tmp, "fake-component-built-elsewhere")
+        env = dict(os.environ, GOFLAGS="-mod=readonly -buildvcs=false", CGO_ENABLED="0")
+        subprocess.run([harness.find_go(), "build", "-gcflags=all=-N -l", "-o", binary, "./cmd/fake-component"],
+                       cwd=build_tree, env=env, check=True, timeout=600)
+        src, line = harness.breakpoint_location()  # the editor's path, in the workspace
+        self.assertFalse(src.startswith(build_tree))
+        client = self.spawn()
+        launch = self.launch_args(target="exec", program=binary, args=["--secure-port=0"],
+                                  localRoot=str(harness.FIXTURES_SRC))
+        frame = self.debug_to_breakpoint(client, launch, round_=1)  # verified and hit at the editor's path
+        self.assertEqual(frame["source"]["path"], src)
+        client.wait_output(f"source paths: {harness.FIXTURES_SRC} → {build_tree}", timeout=5)
+        client.request_ok("disconnect", {}, timeout=60)
+        self.assert_nothing_left()
+
+        # without localRoot kdap maps nothing, and the editor's breakpoint cannot verify
+        client = self.spawn("kdap-unmapped")
+        seq = client.send({"type": "request", "command": "launch",
+                           "arguments": self.launch_args(target="exec", program=binary, args=["--secure-port=0"])})
+        client.wait_event("initialized", timeout=60)
+        bps = client.request_ok("setBreakpoints", {"source": {"path": src}, "breakpoints": [{"line": line}]})
+        self.assertFalse(bps["body"]["breakpoints"][0]["verified"], bps)
+        client.request_ok("configurationDone")
+        self.assertTrue(client.wait_response(seq, timeout=60)["success"])
+        client.request_ok("disconnect", {}, timeout=60)
+        self.assert_nothing_left()
 
     def test_attach_by_pid_detaches_and_the_process_runs_on(self):
         target = RunningProcess(self, self.tmp, "kdap-attach-pid")

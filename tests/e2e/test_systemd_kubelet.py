@@ -14,7 +14,7 @@ import unittest
 
 import harness
 from dap_client import DapClient
-from kdap_session import evaluate, initialize
+from kdap_session import evaluate, initialize, launch_to_breakpoint, spawn_kdap
 from systemd_node import SystemdNode
 
 FX: harness.Fixtures
@@ -68,10 +68,7 @@ class SystemdKubeletTest(unittest.TestCase):
         return args
 
     def spawn(self) -> DapClient:
-        client = DapClient.spawn([harness.kdap_bin(), "dap", "--log-level", "debug"],
-                                 stderr_path=os.path.join(self.tmp, "kdap.stderr"),
-                                 transcript_path=os.path.join(self.tmp, "kdap.dap.log"))
-        self.addCleanup(client.close)
+        client = spawn_kdap(self, self.tmp)
         initialize(client)
         return client
 
@@ -84,17 +81,8 @@ class SystemdKubeletTest(unittest.TestCase):
         self.assertEqual(NODE.run("ls /var/lib/kdap/sessions 2>/dev/null | grep -v '\\.log$'").stdout.strip(), "")
 
     def debug_session(self, launch: dict) -> DapClient:
-        src, line = harness.breakpoint_location()
         client = self.spawn()
-        seq = client.send({"type": "request", "command": "launch", "arguments": launch})
-        client.wait_event("initialized", timeout=90)
-        bps = client.request_ok("setBreakpoints", {"source": {"path": src}, "breakpoints": [{"line": line}]})
-        self.assertTrue(bps["body"]["breakpoints"][0]["verified"], bps)
-        client.request_ok("configurationDone")
-        response = client.wait_response(seq, timeout=90)
-        self.assertTrue(response["success"], response)
-        stopped = client.wait_event("stopped", timeout=60)
-        frame = harness.assert_stopped_in_reconcile(self, client, stopped)
+        frame = launch_to_breakpoint(self, client, launch)
         # the unit is out of service while its binary runs under dlv
         self.assertEqual(NODE.unit_property("kubelet.service", "ActiveState"), "inactive")
         self.assertEqual(evaluate(client, frame, "len(cfg.Args)"), str(len(EXPECTED_ARGS)))
@@ -115,6 +103,16 @@ class SystemdKubeletTest(unittest.TestCase):
         client.wait_output("kdap chose systemd/kubelet.service", timeout=5)
         client.request_ok("disconnect", {}, timeout=90)
         self.assert_unit_back()
+
+    def test_upload_dlv_when_the_node_has_none(self):
+        client = self.debug_session(self.launch_args(target="systemd/kubelet", dlvPath="/nonexistent/dlv",
+                                                     uploadDlv=True))
+        client.wait_output("uploaded " + shutil.which("dlv"), timeout=5)
+        self.assertEqual(NODE.run("pgrep -a -x dlv").stdout.split()[1],
+                         "/var/lib/kdap/sessions/systemd_kubelet/upload/dlv")
+        client.request_ok("disconnect", {}, timeout=90)
+        self.assert_unit_back()
+        self.assertEqual(NODE.run("find /var/lib/kdap -name dlv").stdout, "")
 
     def test_ls_lists_the_unit_with_its_debug_info(self):
         r = subprocess.run([harness.kdap_bin(), "ls", "--json", "--host", f"root@127.0.0.1:{NODE.port}",

@@ -15,7 +15,7 @@ DLV_BIN=${KDAP_DLV_BIN:-/usr/local/bin/dlv}  # overridable for testing this scri
 OLD_DLV_DIR=${KDAP_OLD_DLV_DIR:-/opt/kdap-test/delve-debian}
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(build-essential ccache cmake ninja-build pkg-config libssh-dev nlohmann-json3-dev libyaml-cpp-dev
+packages=(build-essential ccache cmake ninja-build pkg-config libssh-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev libgtest-dev googletest clang clang-format openssh-server openssh-client python3 procps
   iproute2 git curl ca-certificates debootstrap)
 
