@@ -211,6 +211,11 @@ LaunchConfig parse_launch_config(const Json& args) {
             " must be true (upload the dlv on kdap's PATH) or the path of a dlv on this machine");
       }
     }
+    if (args.contains("debugSafeFlags")) {
+      if (!args.at("debugSafeFlags").is_boolean())
+        throw ConfigError(where("debugSafeFlags") + " must be true or false");
+      c.debug_safe_flags = args.at("debugSafeFlags").get<bool>();
+    }
     if (args.contains("keepUpload")) {
       if (!args.at("keepUpload").is_boolean())
         throw ConfigError(where("keepUpload") + " must be true or false");
@@ -253,7 +258,7 @@ LaunchConfig parse_launch_config(const Json& args) {
                                             "cwd",          "kubeconfig",   "kubectl",        "nodeName",
                                             "dlvPath",      "dlvFlags",     "connectTimeout", "stopTimeout",
                                             "startTimeout", "dlvTimeout",   "guardKeepalive", "uploadProgram",
-                                            "uploadDlv",    "keepUpload"};
+                                            "uploadDlv",    "keepUpload",   "debugSafeFlags"};
   for (auto& [key, value] : args.items()) {
     if (own.contains(key) || c.dlv_attach.contains(key)) continue;
     if (std::find(kEditorKeys.begin(), kEditorKeys.end(), key) != kEditorKeys.end()) continue;

@@ -54,6 +54,9 @@ struct LaunchConfig {
   std::optional<std::string> upload_program;
   std::optional<std::string> upload_dlv;
   bool keep_upload = false;
+  // For components with leader election: add --leader-elect=false, so that a long breakpoint does not lose
+  // the lease. Off by default: kdap never changes a component's flags unasked.
+  bool debug_safe_flags = false;
   std::vector<std::string> dlv_flags;
   // The editor's workspace folder (the editor integrations fill it): where automatic substitutePath maps the
   // binary's build root to when the launch gives no substitutePath.

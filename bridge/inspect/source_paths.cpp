@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -420,6 +421,50 @@ asio::awaitable<SourceLayout> read_source_layout(node::Node& node, std::string b
                               std::to_string(result.exit_status));
   }
   co_return layout;
+}
+
+namespace {
+
+// The module path a go.mod declares ("module k8s.io/kubernetes", possibly quoted or commented).
+std::string declared_module(const fs::path& go_mod) {
+  std::ifstream in(go_mod);
+  for (std::string line; std::getline(in, line);) {
+    auto start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line.compare(start, 7, "module ") != 0) continue;
+    std::string rest = line.substr(start + 7);
+    rest = rest.substr(0, rest.find("//"));
+    auto b = rest.find_first_not_of(" \t\"`");
+    auto e = rest.find_last_not_of(" \t\r\"`");
+    return b == std::string::npos ? std::string() : rest.substr(b, e - b + 1);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::optional<std::string> find_local_module_root(const std::string& workspace,
+                                                  const std::string& module_path) {
+  if (workspace.empty() || module_path.empty()) return std::nullopt;
+  std::error_code ec;
+  fs::path root(workspace);
+  if (declared_module(root / "go.mod") == module_path) return clean(root.generic_string());
+  constexpr int kMaxDepth = 4;
+  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const auto& entry = *it;
+    std::string name = entry.path().filename().string();
+    if (entry.is_directory(ec)) {
+      if (it.depth() >= kMaxDepth || name.starts_with(".") || name == "vendor" || name == "node_modules" ||
+          name == "testdata" || name == "_output") {
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (name == "go.mod" && declared_module(entry.path()) == module_path) {
+      return clean(entry.path().parent_path().generic_string());
+    }
+  }
+  return std::nullopt;
 }
 
 LocalPaths local_paths(const std::string& workspace) {

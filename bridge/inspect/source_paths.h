@@ -6,6 +6,7 @@
 // The paths come from the binary's file table (.gopclntab, never compressed, unlike DWARF's .debug_line). The
 // node reads them with grep, a few anchored patterns in one command, so the binary never leaves the node.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,13 @@ struct LocalPaths {
 // Editor machine: module cache and GOROOT from `go env` run in the workspace (with a timeout; no `go` is
 // fine), else $GOMODCACHE, $GOPATH/pkg/mod, ~/go/pkg/mod and $GOROOT. Blocks for as long as `go env` runs.
 LocalPaths local_paths(const std::string& workspace);
+
+// The directory under `workspace` (itself included, at most four levels down; vendor/, node_modules/,
+// testdata/ and hidden directories skipped) whose go.mod declares `module_path`: where the editor has the
+// main module. nullopt when the workspace does not hold it, so that no rule maps the build root to an
+// unrelated folder.
+std::optional<std::string> find_local_module_root(const std::string& workspace,
+                                                  const std::string& module_path);
 
 struct PathMapping {  // dlv DAP direction: from = editor path, to = binary path
   std::string from, to;

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "bridge/inspect/elf_info.h"
 #include "bridge/node/connect.h"
 #include "bridge/node/upload.h"
@@ -43,6 +45,9 @@ boost::asio::awaitable<void> BringUp::start() {
   attached_ = plan.attach_pid.has_value();
   note_(plan.summary);
   for (const auto& w : plan.warnings) note_(w);
+  if (!attached_) {
+    for (const auto& line : apply_debug_safe_flags(plan, cfg.debug_safe_flags)) note_(line);
+  }
 
   step_("checking dlv and " + plan.program + " on the node");
   auto checked = co_await preflight(*node_, plan, cfg);
@@ -91,6 +96,29 @@ std::string find_on_path(const std::string& name) {
 }
 
 }  // namespace
+
+std::vector<std::string> apply_debug_safe_flags(targets::LaunchPlan& plan, bool enabled) {
+  static const std::vector<std::string> kLeaders = {"kube-scheduler", "kube-controller-manager",
+                                                    "cloud-controller-manager"};
+  std::string name = plan.program.substr(plan.program.rfind('/') + 1);
+  bool elects =
+      std::any_of(kLeaders.begin(), kLeaders.end(), [&](const std::string& n) { return name == n; });
+  for (const auto& arg : plan.args) {
+    if (arg.starts_with("--leader-elect=") || arg == "--leader-elect") elects = arg != "--leader-elect=false";
+  }
+  if (!elects) return {};
+  if (enabled) {
+    plan.args = config::merge_args(plan.args, {"--leader-elect=false"});
+    return {
+        "debugSafeFlags: kdap added --leader-elect=false, so a long breakpoint cannot lose the lease; "
+        "other instances of " +
+        name + " on other nodes go on leading alongside this one"};
+  }
+  return {name +
+          " runs with leader election: held at a breakpoint longer than its lease "
+          "(--leader-elect-lease-duration, 15 s by default) it loses leadership and exits or hands over. "
+          "\"debugSafeFlags\": true adds --leader-elect=false (kdap does not change flags unasked)"};
+}
 
 boost::asio::awaitable<void> BringUp::upload_files() {
   if (!config_.upload_program && !config_.upload_dlv) co_return;
@@ -142,7 +170,18 @@ boost::asio::awaitable<void> BringUp::map_source_paths(targets::LaunchPlan plan,
   std::string failure;
   try {
     auto layout = co_await inspect::read_source_layout(*node_, binary, go);
-    substitute_path_ = inspect::automatic_substitute_path(layout, inspect::local_paths(*config_.local_root));
+    auto local = inspect::local_paths(*config_.local_root);
+    // The build root goes to where the workspace holds the main module, or nowhere: an editor opened on an
+    // unrelated folder must not get a rule that sends every breakpoint there.
+    auto module_root = inspect::find_local_module_root(local.workspace, layout.module_path);
+    if (!module_root) {
+      note_("source paths: " + local.workspace + " holds no go.mod of module " + layout.module_path +
+            "; kdap maps no build root to it (set substitutePath if breakpoints do not verify)");
+      local.workspace.clear();
+    } else {
+      local.workspace = *module_root;
+    }
+    substitute_path_ = inspect::automatic_substitute_path(layout, local);
     if (substitute_path_.empty()) {
       note_("source paths: no mapping needed or known (" +
             (layout.evidence.empty() ? std::string("no source paths found") : layout.evidence.front()) + ")");

@@ -20,6 +20,10 @@
 
 namespace kdap::session {
 
+// Leader-electing components (kube-scheduler, kube-controller-manager, cloud-controller-manager): with
+// `enabled`, adds --leader-elect=false to plan.args; returns what to tell the user either way.
+std::vector<std::string> apply_debug_safe_flags(targets::LaunchPlan& plan, bool enabled);
+
 class BringUp {
  public:
   using Say = std::function<void(const std::string&)>;

@@ -50,11 +50,26 @@ def _started_at(pid: int) -> float:
     return _boot_time() + int(fields[19]) / _TICKS
 
 
+def _ours(pid: int) -> bool:
+    """Started by this test process (kdap and sshd are its children), or orphaned (its kdap was killed):
+    anything else on the machine, such as a benchmark's dlv, is not the test's business."""
+    me = os.getpid()
+    seen = 0
+    while pid > 1 and seen < 64:
+        parent = harness.proc_ppid(pid)
+        if parent is None:
+            return False
+        if parent == me or parent == 1:
+            return True
+        pid, seen = parent, seen + 1
+    return False
+
+
 def dlv_pids() -> list[int]:
-    """dlv servers started by kdap (headless) since this test process started."""
+    """dlv servers started by kdap (headless) since this test process started, under this test process."""
     return [p for p in harness.all_pids()
             if (argv := harness.proc_cmdline(p)) and os.path.basename(argv[0]) == "dlv" and "--headless" in argv
-            and _started_at(p) >= _SINCE]
+            and _started_at(p) >= _SINCE and _ours(p)]
 
 
 class StaticPodNode:

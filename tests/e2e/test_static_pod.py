@@ -9,7 +9,7 @@ import unittest
 from pathlib import Path
 
 import harness
-from kdap_session import StaticPodNode, dlv_pids, evaluate, initialize, top_frame
+from kdap_session import StaticPodNode, dlv_pids, evaluate, initialize, launch_to_breakpoint, top_frame
 
 FX: harness.Fixtures
 OLD_DLV = os.environ.get("KDAP_OLD_DLV", "/opt/kdap-test/delve-debian/usr/bin/dlv")
@@ -120,7 +120,8 @@ class BadInputTest(unittest.TestCase):
     def launch_error(self, node, **args) -> str:
         client = node.spawn_kdap()
         initialize(client)
-        response = client.request("launch", node.launch_args(**args), timeout=60)
+        # every bad input is answered within 30 s
+        response = client.request("launch", node.launch_args(**args), timeout=30)
         self.assertFalse(response["success"], response)
         error = response["body"]["error"]
         self.assertTrue(error["showUser"])
@@ -234,12 +235,28 @@ class OptimizedBuildTest(unittest.TestCase):
         node = StaticPodNode(self, FX, ssh=False)
         client = node.start_session(program=FX.optimized)
         client.wait_output("was built without -gcflags=all=-N -l", timeout=10)
+        # the component elects a leader: kdap explains what a long breakpoint does, and changes no flag
+        client.wait_output("runs with leader election", timeout=10)
+        [debuggee] = [p for p in harness.children(dlv_pids()[0]) if (harness.proc_cmdline(p) or [""])[0] == FX.optimized]
+        self.assertIn("--leader-elect=true", harness.proc_cmdline(debuggee))
         self.assertEqual(len(dlv_pids()), 1)
         client.request_ok("disconnect", {}, timeout=60)
         node.assert_restored()
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DebugSafeFlagsTest(unittest.TestCase):
+    def test_leader_election_switched_off_on_request(self):
+        node = StaticPodNode(self, FX, ssh=False)
+        client = node.spawn_kdap()
+        initialize(client)
+        frame = launch_to_breakpoint(self, client, node.launch_args(debugSafeFlags=True))
+        client.wait_output("kdap added --leader-elect=false", timeout=5)
+        self.assertEqual(evaluate(client, frame, "cfg.LeaderElect"), "false")
+        client.request_ok("disconnect", {}, timeout=60)
+        node.assert_restored()
 
 
 class DoctorTest(unittest.TestCase):

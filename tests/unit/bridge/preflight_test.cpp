@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "bridge/session/bring_up.h"
 #include "bridge/session/preflight.h"
 
 namespace kdap::session {
@@ -24,6 +25,51 @@ TEST(Preflight, NewestGoADlvReleaseDebugs) {
   EXPECT_EQ(newest_go_minor_for_dlv({1, 20, 2}), 20);
   EXPECT_EQ(newest_go_minor_for_dlv({1, 9, 1}), 19);
   EXPECT_EQ(newest_go_minor_for_dlv({1, 7, 3}), 17);
+}
+
+}  // namespace
+}  // namespace kdap::session
+
+namespace kdap::session {
+namespace {
+
+targets::LaunchPlan plan_for(std::string program, std::vector<std::string> args) {
+  targets::LaunchPlan plan;
+  plan.program = std::move(program);
+  plan.args = std::move(args);
+  return plan;
+}
+
+TEST(DebugSafeFlags, ExplainsLeaderElectionAndChangesNothingUnasked) {
+  auto plan = plan_for("/usr/local/bin/kube-scheduler",
+                       {"--kubeconfig=/etc/kubernetes/scheduler.conf", "--leader-elect=true"});
+  auto said = apply_debug_safe_flags(plan, false);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_NE(said[0].find("loses leadership"), std::string::npos);
+  EXPECT_NE(said[0].find("\"debugSafeFlags\": true"), std::string::npos);
+  EXPECT_EQ(plan.args.back(), "--leader-elect=true");
+}
+
+TEST(DebugSafeFlags, ReplacesTheFlagWhenAsked) {
+  auto plan = plan_for("/usr/local/bin/kube-controller-manager", {"--leader-elect=true", "--v=2"});
+  auto said = apply_debug_safe_flags(plan, true);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_EQ(plan.args, (std::vector<std::string>{"--leader-elect=false", "--v=2"}));
+  // leader election is on by default: a component without the flag gets it appended
+  auto implicit = plan_for("/opt/debug/cloud-controller-manager", {"--v=2"});
+  apply_debug_safe_flags(implicit, true);
+  EXPECT_EQ(implicit.args.back(), "--leader-elect=false");
+}
+
+TEST(DebugSafeFlags, SilentWhereThereIsNoLeaderElection) {
+  auto off = plan_for("/usr/local/bin/kube-scheduler", {"--leader-elect=false"});
+  EXPECT_TRUE(apply_debug_safe_flags(off, true).empty());
+  EXPECT_EQ(off.args, (std::vector<std::string>{"--leader-elect=false"}));
+  auto kubelet = plan_for("/usr/bin/kubelet", {"--config=/var/lib/kubelet/config.yaml"});
+  EXPECT_TRUE(apply_debug_safe_flags(kubelet, true).empty());
+  // any program that says --leader-elect=true elects, whatever its name
+  auto custom = plan_for("/opt/my-controller", {"--leader-elect=true"});
+  EXPECT_EQ(apply_debug_safe_flags(custom, false).size(), 1u);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <exception>
@@ -753,6 +754,35 @@ TEST(SourcePathsLocal, EnvironmentWithoutGo) {
     ScopedEnv home("HOME", "/home/someone");
     EXPECT_EQ(local_paths("").module_cache, "/home/someone/go/pkg/mod");
   }
+}
+
+}  // namespace
+}  // namespace kdap::inspect
+
+namespace kdap::inspect {
+namespace {
+
+TEST(SourcePathsLocalModule, FindsTheWorkspaceFolderThatHoldsTheMainModule) {
+  namespace fs = std::filesystem;
+  fs::path ws = fs::temp_directory_path() / ("kdap-module-root-" + std::to_string(::getpid()));
+  fs::remove_all(ws);
+  fs::create_directories(ws / "staging" / "src" / "k8s.io" / "api");
+  fs::create_directories(ws / "vendor" / "example.com" / "lib");
+  fs::create_directories(ws / "tests" / "fixtures" / "go");
+  std::ofstream(ws / "staging" / "src" / "k8s.io" / "api" / "go.mod") << "module k8s.io/api\n";
+  std::ofstream(ws / "vendor" / "example.com" / "lib" / "go.mod") << "module example.com/lib\n";
+  std::ofstream(ws / "tests" / "fixtures" / "go" / "go.mod")
+      << "// test programs\nmodule \"kdap.test/fixtures\" // x\n";
+  EXPECT_EQ(find_local_module_root(ws.string(), "kdap.test/fixtures"),
+            (ws / "tests" / "fixtures" / "go").string());
+  EXPECT_EQ(find_local_module_root(ws.string(), "k8s.io/api"),
+            (ws / "staging" / "src" / "k8s.io" / "api").string());
+  EXPECT_EQ(find_local_module_root(ws.string(), "example.com/lib"),
+            std::nullopt);  // vendor/ is not the module
+  EXPECT_EQ(find_local_module_root(ws.string(), "k8s.io/kubernetes"), std::nullopt);
+  std::ofstream(ws / "go.mod") << "module k8s.io/kubernetes\n\ngo 1.26\n";
+  EXPECT_EQ(find_local_module_root(ws.string(), "k8s.io/kubernetes"), ws.string());
+  fs::remove_all(ws);
 }
 
 }  // namespace
