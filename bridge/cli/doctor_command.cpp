@@ -4,6 +4,7 @@
 // would block a launch.
 
 #include <iostream>
+#include <sstream>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -52,6 +53,25 @@ asio::awaitable<void> examine(asio::any_io_executor ex, config::LaunchConfig cfg
   checks.push_back({"guard", guard_tools ? "ok" : "fail",
                     guard_tools ? "bash and setsid -w are there for the node guard"
                                 : "the node guard needs bash and util-linux setsid with --wait"});
+
+  // dlv listens on 127.0.0.1:0: the kernel picks from the ephemeral range, which must not be used up.
+  auto ports = co_await node->run(
+      "cat /proc/sys/net/ipv4/ip_local_port_range; "
+      "{ tail -n +2 /proc/net/tcp; tail -n +2 /proc/net/tcp6; } 2>/dev/null | wc -l",
+      std::chrono::seconds(20));
+  {
+    std::istringstream in(ports.out);
+    long low = 0, high = 0, sockets = 0;
+    in >> low >> high >> sockets;
+    long range = high - low + 1;
+    bool ok = ports.ok() && range > 0 && sockets < range;
+    checks.push_back(
+        {"ports", ok ? "ok" : "fail",
+         ok ? std::to_string(range) + " ephemeral ports (" + std::to_string(low) + "-" +
+                  std::to_string(high) + ") for dlv's loopback listener, " + std::to_string(sockets) +
+                  " TCP sockets in use"
+            : "the node's ephemeral ports look used up (" + ports.out + "); dlv could not listen"});
+  }
 
   if (cfg.component) {
     try {

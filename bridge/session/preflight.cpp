@@ -1,7 +1,8 @@
 #include "bridge/session/preflight.h"
 
 #include <algorithm>
-#include <regex>
+#include <charconv>
+#include <string_view>
 
 #include "bridge/node/shell.h"
 
@@ -12,10 +13,26 @@ constexpr int kNoDlv = 3;
 }  // namespace
 
 std::optional<inspect::GoRelease> parse_dlv_version(const std::string& output) {
-  static const std::regex version(R"((?:^|\n)Version: (\d+)\.(\d+)\.(\d+))");
-  std::smatch m;
-  if (!std::regex_search(output, m, version)) return std::nullopt;
-  return inspect::GoRelease{std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3])};
+  // "Version: 1.27.2" on a line of its own (std::regex trips GCC 12's -Wmaybe-uninitialized under ASan).
+  constexpr std::string_view kKey = "Version: ";
+  for (std::size_t pos = 0; pos < output.size();) {
+    auto end = output.find('\n', pos);
+    std::string_view line(output.data() + pos, (end == std::string::npos ? output.size() : end) - pos);
+    pos = end == std::string::npos ? output.size() : end + 1;
+    if (!line.starts_with(kKey)) continue;
+    line.remove_prefix(kKey.size());
+    inspect::GoRelease v;
+    int* parts[] = {&v.major, &v.minor, &v.patch};
+    const char* p = line.data();
+    const char* last = line.data() + line.size();
+    for (int k = 0; k < 3; ++k) {
+      auto [next, ec] = std::from_chars(p, last, *parts[k]);
+      if (ec != std::errc() || (k < 2 && (next == last || *next != '.'))) return std::nullopt;
+      p = k < 2 ? next + 1 : next;
+    }
+    return v;
+  }
+  return std::nullopt;
 }
 
 int newest_go_minor_for_dlv(const inspect::GoRelease& dlv) {

@@ -4,6 +4,7 @@ the editor asks to terminate it. And `component: NAME` finds the kind by itself.
 Run: cd tests/e2e && python3 -m unittest -v test_exec_and_attach"""
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -31,9 +32,9 @@ class RunningProcess:
     """The fake component started by the test as a plain process under a name of its own, so that
     process/<name> finds exactly it."""
 
-    def __init__(self, test, tmp: str, name: str):
+    def __init__(self, test, tmp: str, name: str, binary: str = ""):
         self.binary = os.path.join(tmp, name)
-        os.link(FX.component, self.binary)
+        os.link(binary or FX.component, self.binary)
         self.out_path = os.path.join(tmp, name + ".out")
         self.out = open(self.out_path, "wb")
         self.proc = subprocess.Popen([self.binary, "--secure-port=0", "--v=1"], stdout=self.out,
@@ -176,9 +177,17 @@ class NoParkTest(unittest.TestCase):
         harness.wait_until(lambda: target.rounds() >= before + 3, 10, "the process to go on running")
         self.assertIsNone(target.proc.poll())
 
-    def test_attach_by_name_and_terminate_on_request(self):
+    def test_attach_by_name_detaches_then_terminates_on_request(self):
         target = RunningProcess(self, self.tmp, "kdap-attach-name")
         client = self.spawn()
+        self.debug_to_breakpoint(client, self.launch_args(target="process/kdap-attach-name"))
+        client.request_ok("disconnect", {}, timeout=60)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        self.assert_nothing_left()
+        self.assertIsNone(target.proc.poll())  # same pid, still running, untraced
+        self.assertEqual(tracer_of(target.pid), 0)
+
+        client = self.spawn("kdap-terminate")
         self.debug_to_breakpoint(client, self.launch_args(target="process/kdap-attach-name"))
         client.request_ok("disconnect", {"terminateDebuggee": True}, timeout=60)
         self.assertEqual(client.wait_exit(timeout=30), 0)
@@ -224,6 +233,29 @@ class NoParkTest(unittest.TestCase):
             self.assertIsNone(p.proc.poll())
             self.assertEqual(tracer_of(p.pid), 0)
         self.assert_nothing_left()
+
+
+class ListTest(unittest.TestCase):
+    def test_ls_lists_static_pods_and_go_processes_with_their_debug_info(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        stripped = RunningProcess(self, node.tmp, "kdap-ls-stripped", binary=FX.stripped)
+        r = subprocess.run([harness.kdap_bin(), "ls", "--json", "--manifest-dir", node.kubelet.manifest_dir,
+                            "--host", f"{node.ssh.user}@127.0.0.1:{node.ssh.port}",
+                            "--identity-file", node.ssh.identity_file, "--known-hosts-file", node.ssh.known_hosts_file,
+                            "--kubectl", "/nonexistent/kubectl"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listing = {c["target"]: c for c in json.loads(r.stdout)["components"]}
+        pod = listing["static-pod/kube-scheduler"]
+        self.assertEqual((pod["kind"], pod["pid"], pod["state"]), ("static-pod", node.component_pid, "running"))
+        self.assertIs(pod["debugInfo"], True)
+        self.assertIs(pod["optimizationsDisabled"], True)
+        proc = listing["process/kdap-ls-stripped"]
+        self.assertEqual((proc["pid"], proc["program"]), (stripped.pid, stripped.binary))
+        self.assertIs(proc["debugInfo"], False)
+        # the component is listed once, as its static pod, not again as a bare process
+        self.assertNotIn("process/kube-scheduler", listing)
+        self.assertIn("kubectl", " ".join(json.loads(r.stdout)["notes"]))
+        node.assert_untouched()
 
 
 class ComponentLookupTest(unittest.TestCase):

@@ -276,7 +276,7 @@ class DoctorTest(unittest.TestCase):
         code, checks, report = self.doctor(node, "static-pod/kube-scheduler", "--program", FX.component)
         self.assertEqual(code, 0, report)
         self.assertTrue(report["ok"])
-        for name in ("ssh", "root", "guard", "target", "dlv", "program"):
+        for name in ("ssh", "root", "guard", "ports", "target", "dlv", "program"):
             self.assertEqual(checks[name]["status"], "ok", checks[name])
         self.assertIn("dlv 1.27", checks["dlv"]["message"])
         self.assertIn("static pod kube-scheduler", checks["target"]["message"])
