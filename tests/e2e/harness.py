@@ -388,6 +388,16 @@ def build_fixtures(out_dir: Optional[str] = None, timeout: float = 600) -> Fixtu
 
 # ----------------------------------------------------------------------------- sshd
 
+def ssh_banner_answers(host: str, port: int) -> bool:
+    """An SSH server on host:port greets with its version banner (so it is up, not just its port bound)."""
+    try:
+        with socket.create_connection((host, port), timeout=2) as s:
+            s.settimeout(2)
+            return s.recv(64).startswith(b"SSH-2.0-")
+    except OSError:
+        return False
+
+
 def strict_ssh_argv(node, *remote: str, known_hosts: Optional[str] = None) -> list[str]:
     """An OpenSSH command line for a test node (anything with identity_file, port, known_hosts_file, user and
     host) with strict host key checking and nothing from the user's own ssh configuration."""
@@ -489,13 +499,8 @@ class SshServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            try:
-                with socket.create_connection((self.host, self.port), timeout=2) as s:
-                    s.settimeout(2)
-                    if s.recv(64).startswith(b"SSH-2.0-"):
-                        return True
-            except OSError:
-                pass
+            if ssh_banner_answers(self.host, self.port):
+                return True
             time.sleep(0.05)
         return False
 

@@ -35,7 +35,6 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import termios
@@ -717,14 +716,9 @@ class SystemdNode:
                 return False
             main = self.main_pid("ssh.service") if active == "active" else 0
             hpid = self.host_pid(main) if main else None
-            if hpid and (self.host, self.port) in harness.listening_addresses(hpid):
-                try:
-                    with socket.create_connection((self.host, self.port), timeout=2) as s:
-                        s.settimeout(2)
-                        if s.recv(64).startswith(b"SSH-2.0-"):
-                            return True
-                except OSError:
-                    pass
+            if hpid and (self.host, self.port) in harness.listening_addresses(hpid) and \
+                    harness.ssh_banner_answers(self.host, self.port):
+                return True
             time.sleep(0.1)
         return False
 

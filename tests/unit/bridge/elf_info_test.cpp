@@ -18,11 +18,14 @@
 #include "bridge/inspect/elf_info.h"
 #include "bridge/inspect/program_probe.h"
 #include "bridge/node/local_node.h"
+#include "tests/unit/bridge/temp_files.h"
 
 namespace kdap::inspect {
 namespace {
 
 namespace fs = std::filesystem;
+using kdap::testing::TempDir;
+using kdap::testing::write_file;
 
 #ifdef KDAP_SAMPLE_DEBUG
 #define REQUIRE_GO_SAMPLES()
@@ -573,28 +576,6 @@ Probed probe(std::vector<std::string> paths) {
   return {std::move(*result), node.runs};
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "kdap-probe-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write(const fs::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-}
-
 bool mentions(const std::vector<Problem>& problems, Problem::Severity severity, const std::string& text) {
   for (const auto& p : problems) {
     if (p.severity == severity && p.message.find(text) != std::string::npos) return true;
@@ -657,16 +638,16 @@ TEST(ProgramProbe, ProblemsTellTheBuildsApartAndNameTheFix) {
 
 TEST(ProgramProbe, ReportsRealBinariesMissingFilesScriptsAndOddPathsInTwoRoundTrips) {
   REQUIRE_GO_SAMPLES();
-  TempDir tmp;
+  TempDir tmp("kdap-probe");
   auto odd_dir = tmp.path() / "dir with 'single' \"double\" $HOME `id` quotes";
   fs::create_directories(odd_dir);
   auto odd = odd_dir / "-inspect sample's copy";
   fs::copy_file(kDebug, odd);
   auto script = tmp.path() / "kube-scheduler";
-  write(script, "#!/bin/sh\nexec /usr/local/bin/kube-scheduler \"$@\"\n");
+  write_file(script, "#!/bin/sh\nexec /usr/local/bin/kube-scheduler \"$@\"\n");
   auto truncated = tmp.path() / "half-copied";
   auto debug_bytes = slurp(kDebug);
-  write(truncated, debug_bytes.substr(0, debug_bytes.size() / 2));
+  write_file(truncated, debug_bytes.substr(0, debug_bytes.size() / 2));
   auto missing = tmp.path() / "no such program";
 
   auto probed = probe({odd.string(), kOptimized, kStripped, missing.string(), script.string(),
@@ -735,7 +716,7 @@ TEST(ProgramProbe, ReportsRealBinariesMissingFilesScriptsAndOddPathsInTwoRoundTr
 }
 
 TEST(ProgramProbe, ReadsElf32AndBigEndianFilesWhateverTheNodesByteOrder) {
-  TempDir tmp;
+  TempDir tmp("kdap-probe");
   auto buildinfo = make_buildinfo("go1.24.2", "path\tsample\nbuild\t-gcflags=\"all=-N -l\"\n");
   std::vector<std::string> paths;
   for (int elf_class : {32, 64}) {
@@ -746,7 +727,7 @@ TEST(ProgramProbe, ReadsElf32AndBigEndianFilesWhateverTheNodesByteOrder) {
                          {".debug_info", 1, "dwarf"}});
       paths.push_back(
           (tmp.path() / ("elf" + std::to_string(elf_class) + (big_endian ? "be" : "le"))).string());
-      write(paths.back(), s.file);
+      write_file(paths.back(), s.file);
     }
   }
   auto probed = probe(paths);
@@ -770,9 +751,9 @@ TEST(ProgramProbe, ReadsElf32AndBigEndianFilesWhateverTheNodesByteOrder) {
 }
 
 TEST(ProgramProbe, NeedsOneRoundTripWhenNoGoBinaryIsAmongThePaths) {
-  TempDir tmp;
+  TempDir tmp("kdap-probe");
   auto empty = tmp.path() / "empty";
-  write(empty, "");
+  write_file(empty, "");
   auto shell = fs::canonical("/bin/sh").string();
   auto probed = probe({shell, empty.string(), (tmp.path() / "missing").string()});
   EXPECT_EQ(probed.runs, 1);

@@ -21,11 +21,14 @@
 #include "bridge/inspect/program_probe.h"
 #include "bridge/node/local_node.h"
 #include "bridge/node/shell.h"
+#include "tests/unit/bridge/temp_files.h"
 
 namespace kdap::inspect {
 namespace {
 
 namespace fs = std::filesystem;
+using kdap::testing::TempDir;
+using kdap::testing::write_file;
 
 #ifdef KDAP_SRCMAP_DEBUG
 #define REQUIRE_GO_BINARIES()
@@ -387,28 +390,6 @@ TEST(SourcePathsMapping, EscapesModulePathsAsTheCacheDoes) {
 // ---------------------------------------------------------------------------------------------------------
 // The node side, run on this machine.
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "kdap-srcmap-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-}
-
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path.string());
@@ -480,7 +461,7 @@ std::string real_grep() {
 
 // A directory with a grep that refuses -z (and leaves a mark when asked), as old busybox builds do.
 struct GrepWithoutZ {
-  TempDir dir;
+  TempDir dir{"kdap-srcmap"};
   std::string prefix;
   fs::path mark;
   GrepWithoutZ() {
@@ -520,7 +501,7 @@ std::string fake_binary(const std::vector<std::string>& entries) {
 }
 
 TEST(SourcePathsNode, KubernetesLikeFileTableWithAndWithoutGrepZ) {
-  TempDir dir;
+  TempDir dir("kdap-srcmap");
   const auto binary = (dir.path() / "kube-scheduler").string();
   write_file(binary,
              fake_binary({"/usr/local/go/src/internal/abi/abi.go", "/usr/local/go/src/runtime/proc.go",
@@ -545,7 +526,7 @@ TEST(SourcePathsNode, KubernetesLikeFileTableWithAndWithoutGrepZ) {
 }
 
 TEST(SourcePathsNode, RootMainPackageFromTheLastFileOutsideGoroot) {
-  TempDir dir;
+  TempDir dir("kdap-srcmap");
   const auto binary = (dir.path() / "app").string();
   write_file(binary,
              fake_binary({"/usr/local/go/src/runtime/proc.go",
@@ -561,7 +542,7 @@ TEST(SourcePathsNode, RootMainPackageFromTheLastFileOutsideGoroot) {
 }
 
 TEST(SourcePathsNode, MissingBinaryAndPathsThatNeedQuoting) {
-  TempDir dir;
+  TempDir dir("kdap-srcmap");
   const auto missing = layout_of((dir.path() / "nope").string(), kube_scheduler());
   EXPECT_EQ(missing.build_root, "");
   EXPECT_TRUE(mentions(missing.evidence, "cannot read"));
@@ -730,7 +711,7 @@ TEST(SourcePathsLocal, GoEnvWhenGoIsThere) {
 }
 
 TEST(SourcePathsLocal, EnvironmentWithoutGo) {
-  TempDir empty;
+  TempDir empty("kdap-srcmap");
   ScopedEnv path("PATH", empty.path().c_str());
   {
     ScopedEnv cache("GOMODCACHE", "/cache/mod/");
@@ -764,8 +745,8 @@ namespace {
 
 TEST(SourcePathsLocalModule, FindsTheWorkspaceFolderThatHoldsTheMainModule) {
   namespace fs = std::filesystem;
-  fs::path ws = fs::temp_directory_path() / ("kdap-module-root-" + std::to_string(::getpid()));
-  fs::remove_all(ws);
+  kdap::testing::TempDir dir("kdap-module-root");
+  const fs::path& ws = dir.path();
   fs::create_directories(ws / "staging" / "src" / "k8s.io" / "api");
   fs::create_directories(ws / "vendor" / "example.com" / "lib");
   fs::create_directories(ws / "tests" / "fixtures" / "go");
