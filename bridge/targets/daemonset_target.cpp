@@ -36,13 +36,7 @@ asio::awaitable<std::vector<std::string>> DaemonSetTarget::pods_here() {
 }
 
 asio::awaitable<LaunchPlan> DaemonSetTarget::plan() {
-  if (config_.node_name) {
-    node_name_ = *config_.node_name;
-  } else {
-    // kubeadm registers a node under its hostname, lower-cased.
-    auto r = co_await node_.run("hostname | tr '[:upper:]' '[:lower:]'", kQuick);
-    node_name_ = r.out.substr(0, r.out.find('\n'));
-  }
+  node_name_ = co_await node_name(config_, node_);
   bool known = co_await kubectl_.exists("", "node", node_name_);
   if (!known && kubectl_.availability() == "kubectl works") {
     throw TargetError("the API server has no node named " + node_name_ +
@@ -116,34 +110,46 @@ asio::awaitable<void> DaemonSetTarget::park(StepReporter report) {
     co_await node::write_file(node_, files_[i].first, files_[i].second, file_modes_[i]);
   }
   report("keeping DaemonSet " + namespace_ + "/" + name_ + " off node " + node_name_);
-  parked_ = true;
+  // A refused patch changed nothing: restoring must then only remove the files, not patch back.
   co_await kubectl_.patch(namespace_, "daemonset", name_, park_patch(original_, node_name_));
+  parked_ = true;
   co_await wait_for_pod(false, config_.stop_timeout, report);
 }
 
 asio::awaitable<void> DaemonSetTarget::restore(StepReporter report) {
-  if (!parked_) co_return;
-  report("restoring DaemonSet " + namespace_ + "/" + name_);
-  co_await kubectl_.patch(namespace_, "daemonset", name_, restore_patch(original_, node_name_));
-  parked_ = false;
+  bool was_parked = parked_;
+  if (parked_) {
+    report("restoring DaemonSet " + namespace_ + "/" + name_);
+    co_await kubectl_.patch(namespace_, "daemonset", name_, restore_patch(original_, node_name_));
+    parked_ = false;
+  }
+  if (files_written_) {
+    co_await node_.run("rm -rf -- " + node::shell_quote(files_dir_), kQuick);
+    files_written_ = false;
+  }
+  if (!was_parked) co_return;
   auto now = co_await kubectl_.get(namespace_, "daemonset", name_);
   if (canonical_spec(now) != canonical_spec(original_)) {
     throw TargetError("the spec of DaemonSet " + namespace_ + "/" + name_ +
                       " differs from the original after the restore; compare it with the journal in " +
                       config_.state_dir + "/sessions");
   }
-  if (files_written_) {
-    co_await node_.run("rm -rf -- " + node::shell_quote(files_dir_), kQuick);
-    files_written_ = false;
-  }
   co_await wait_for_pod(true, config_.start_timeout, report);
 }
 
 std::string DaemonSetTarget::undo_script() const {
+  // The guard may run this before the park patch was applied, or after a restore patch that kdap saw fail:
+  // only a DaemonSet that carries kdap's annotation for this node is patched back. A failed `get` is a
+  // failure (the guard retries), never a reason to skip the patch.
+  auto ns = node::shell_quote(namespace_);
+  auto name = node::shell_quote(name_);
+  auto marker = "\"" + std::string(kParkedOnAnnotation) + "\": \"" + node_name_ + "\"";
   return "# DaemonSet " + namespace_ + "/" + name_ + " was kept off node " + node_name_ + " by kdap\n" +
-         kubectl_.command_prefix() + " -n " + node::shell_quote(namespace_) + " patch daemonset " +
-         node::shell_quote(name_) + " --type=json --patch-file=/dev/stdin <<'KDAP_EOF' || exit 1\n" +
-         restore_patch(original_, node_name_).dump() + "\nKDAP_EOF\nrm -rf -- " +
+         "kdap_ds=$(" + kubectl_.command_prefix() + " -n " + ns + " get daemonset " + name +
+         " -o json) || exit 1\n" + "if printf '%s' \"$kdap_ds\" | grep -qF -- " + node::shell_quote(marker) +
+         "; then\n" + kubectl_.command_prefix() + " -n " + ns + " patch daemonset " + name +
+         " --type=json --patch-file=/dev/stdin <<'KDAP_EOF' || exit 1\n" +
+         restore_patch(original_, node_name_).dump() + "\nKDAP_EOF\nfi\nrm -rf -- " +
          node::shell_quote(files_dir_) + "\n";
 }
 

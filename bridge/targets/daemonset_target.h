@@ -16,7 +16,8 @@ class DaemonSetTarget final : public Target {
   asio::awaitable<LaunchPlan> plan() override;
   asio::awaitable<void> park(StepReporter report) override;
   asio::awaitable<void> restore(StepReporter report) override;
-  bool parked() const override { return parked_; }
+  // Files written count: restore() removes them even when the patch was refused.
+  bool parked() const override { return parked_ || files_written_; }
   std::string undo_script() const override;
 
  private:

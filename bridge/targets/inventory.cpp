@@ -142,11 +142,7 @@ asio::awaitable<Inventory> take_inventory(const config::LaunchConfig& config, no
   }
 
   Kubectl kubectl(config, node);
-  std::string node_name = config.node_name.value_or("");
-  if (node_name.empty()) {
-    auto h = co_await node.run("hostname | tr '[:upper:]' '[:lower:]'", kListTimeout);
-    node_name = h.out.substr(0, h.out.find('\n'));
-  }
+  std::string node_name = co_await targets::node_name(config, node);
   try {
     auto pods = co_await kubectl.get_list("", "pods", "spec.nodeName=" + node_name);
     for (const auto& pod : pods.value("items", nlohmann::json::array())) {

@@ -85,4 +85,10 @@ asio::awaitable<void> Kubectl::patch(std::string ns, std::string kind, std::stri
   }
 }
 
+asio::awaitable<std::string> node_name(const config::LaunchConfig& config, node::Node& node) {
+  if (config.node_name) co_return *config.node_name;
+  auto r = co_await node.run("hostname | tr '[:upper:]' '[:lower:]'", std::chrono::seconds(30));
+  co_return r.out.substr(0, r.out.find('\n'));
+}
+
 }  // namespace kdap::targets

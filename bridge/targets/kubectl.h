@@ -34,4 +34,7 @@ class Kubectl {
   std::string availability_ = "kubectl was not asked";
 };
 
+// The node's name in the cluster: `nodeName`, else its hostname lower-cased, as kubeadm registers it.
+asio::awaitable<std::string> node_name(const config::LaunchConfig& config, node::Node& node);
+
 }  // namespace kdap::targets
