@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <unistd.h>
 
@@ -18,7 +20,20 @@
 namespace kdap::session {
 namespace {
 constexpr auto kDlvStopGrace = std::chrono::seconds(5);
+
+// `go env` can take seconds (a cold build cache, a toolchain download): it runs off kdap's event loop, so
+// that DAP requests and the other sessions' relays go on meanwhile.
+boost::asio::awaitable<inspect::LocalPaths> local_paths_of(std::string workspace) {
+  co_return inspect::local_paths(workspace);
 }
+
+boost::asio::awaitable<inspect::LocalPaths> local_paths_off_loop(std::string workspace) {
+  static boost::asio::thread_pool blocking_calls(1);
+  auto paths = co_await boost::asio::co_spawn(
+      blocking_calls.get_executor(), local_paths_of(std::move(workspace)), boost::asio::use_awaitable);
+  co_return paths;
+}
+}  // namespace
 
 BringUp::BringUp(boost::asio::any_io_executor ex, config::LaunchConfig config, Say step, Say note)
     : ex_(ex), config_(std::move(config)), step_(std::move(step)), note_(std::move(note)), dlv_down_(ex) {}
@@ -170,7 +185,7 @@ boost::asio::awaitable<void> BringUp::map_source_paths(targets::LaunchPlan plan,
   std::string failure;
   try {
     auto layout = co_await inspect::read_source_layout(*node_, binary, go);
-    auto local = inspect::local_paths(*config_.local_root);
+    auto local = co_await local_paths_off_loop(*config_.local_root);
     // The build root goes to where the workspace holds the main module, or nowhere: an editor opened on an
     // unrelated folder must not get a rule that sends every breakpoint there.
     auto module_root = inspect::find_local_module_root(local.workspace, layout.module_path);
