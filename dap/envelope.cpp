@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 namespace kdap::dap {
@@ -27,25 +28,42 @@ void skip_ws(std::string_view s, std::size_t& i) {
   while (i < s.size() && is_ws(s[i])) ++i;
 }
 
-// `i` is at the opening quote; on success it is just past the closing quote.
+// `i` is at the opening quote; on success it is just past the closing quote. memchr jumps from quote to quote
+// (strings are most of a large answer's bytes); a quote closes the string unless an odd number of backslashes
+// precedes it. Each backslash run is counted once, so this stays linear.
 bool skip_string(std::string_view s, std::size_t& i) {
-  ++i;
-  while (i < s.size()) {
-    const char c = s[i];
-    if (c == '"') {
-      ++i;
+  const std::size_t first = i + 1;
+  std::size_t pos = first;
+  while (pos < s.size()) {
+    const void* quote = std::memchr(s.data() + pos, '"', s.size() - pos);
+    if (quote == nullptr) return false;
+    const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(quote) - s.data());
+    std::size_t run = at;
+    while (run > first && s[run - 1] == '\\') --run;
+    if ((at - run) % 2 == 0) {
+      i = at + 1;
       return true;
     }
-    i += c == '\\' ? 2 : 1;
+    pos = at + 1;
   }
   return false;
 }
+
+// The bytes skip_nested must look at; everything else (digits, commas, literals) is passed over in a tight
+// loop.
+constexpr std::array<bool, 256> kStructural = [] {
+  std::array<bool, 256> table{};
+  for (unsigned char c : {'"', '{', '}', '[', ']'}) table[c] = true;
+  return table;
+}();
 
 // `i` is at '{' or '['. Iterative with an explicit stack of expected closers: deep nesting costs heap bytes,
 // never native stack.
 bool skip_nested(std::string_view s, std::size_t& i) {
   std::string closers;
   while (i < s.size()) {
+    while (i < s.size() && !kStructural[static_cast<unsigned char>(s[i])]) ++i;
+    if (i >= s.size()) break;
     const char c = s[i];
     switch (c) {
       case '"':
@@ -237,12 +255,21 @@ std::optional<Envelope> scan_envelope(std::string_view body) {
     const std::string_view string_value =
         m.kind == Kind::kString ? value.substr(1, value.size() - 2) : std::string_view();
     const auto number_value = m.kind == Kind::kNumber ? parse_int(value) : std::nullopt;
+    const auto remember_slot = [&](bool request_seq) {
+      if (env.slot_count == env.slots.size()) {
+        env.too_many_slots = true;
+        return;
+      }
+      env.slots[env.slot_count++] = Envelope::NumberSlot{m.value_begin, m.value_end, request_seq};
+    };
     if (key_equals(m.raw_key, "type")) {
       env.type = string_value;
     } else if (key_equals(m.raw_key, "seq")) {
       env.seq = number_value;
+      remember_slot(false);
     } else if (key_equals(m.raw_key, "request_seq")) {
       env.request_seq = number_value;
+      remember_slot(true);
     } else if (key_equals(m.raw_key, "command")) {
       env.command = string_value;
     } else if (key_equals(m.raw_key, "event")) {
@@ -252,30 +279,23 @@ std::optional<Envelope> scan_envelope(std::string_view body) {
     }
   });
   if (!ok) return std::nullopt;
+  env.open = open;
+  env.members = members;
   return env;
 }
 
-bool set_top_level_numbers(std::string& body, std::span<const NumberField> fields) {
-  struct Edit {
-    std::size_t begin;
-    std::size_t end;
-    std::string text;
-  };
-  std::vector<Edit> edits;
-  std::vector<bool> seen(fields.size(), false);
-  std::size_t open = 0;
-  std::size_t members = 0;
-  const bool ok = scan_members(body, open, members, [&](const Member& m) {
-    for (std::size_t f = 0; f < fields.size(); ++f) {
-      if (key_equals(m.raw_key, fields[f].key)) {
-        seen[f] = true;
-        edits.push_back({m.value_begin, m.value_end, std::to_string(fields[f].value)});
-        break;
-      }
-    }
-  });
-  if (!ok) return false;
+namespace {
 
+struct Edit {
+  std::size_t begin;
+  std::size_t end;
+  std::string text;
+};
+
+// Applies value edits and inserts the fields not `seen` after the opening brace, rebuilding the body at most
+// once.
+void apply_edits(std::string& body, std::vector<Edit>& edits, std::span<const NumberField> fields,
+                 const std::vector<bool>& seen, std::size_t open, std::size_t members) {
   std::string inserted;
   for (std::size_t f = 0; f < fields.size(); ++f) {
     if (seen[f]) continue;
@@ -289,13 +309,13 @@ bool set_top_level_numbers(std::string& body, std::span<const NumberField> field
     if (members > 0) inserted += ',';
     edits.push_back({open + 1, open + 1, std::move(inserted)});
   }
-  if (edits.empty()) return true;
+  if (edits.empty()) return;
 
   const bool same_sizes =
       std::all_of(edits.begin(), edits.end(), [](const Edit& e) { return e.text.size() == e.end - e.begin; });
   if (same_sizes) {
     for (const Edit& e : edits) body.replace(e.begin, e.end - e.begin, e.text);
-    return true;
+    return;
   }
   // Rebuild once instead of shifting a large tail per edit.
   std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
@@ -311,6 +331,44 @@ bool set_top_level_numbers(std::string& body, std::span<const NumberField> field
   }
   out.append(body, pos, std::string::npos);
   body = std::move(out);
+}
+
+}  // namespace
+
+bool set_top_level_numbers(std::string& body, std::span<const NumberField> fields) {
+  std::vector<Edit> edits;
+  std::vector<bool> seen(fields.size(), false);
+  std::size_t open = 0;
+  std::size_t members = 0;
+  const bool ok = scan_members(body, open, members, [&](const Member& m) {
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+      if (key_equals(m.raw_key, fields[f].key)) {
+        seen[f] = true;
+        edits.push_back({m.value_begin, m.value_end, std::to_string(fields[f].value)});
+        break;
+      }
+    }
+  });
+  if (!ok) return false;
+  apply_edits(body, edits, fields, seen, open, members);
+  return true;
+}
+
+bool set_scanned_numbers(std::string& body, const Envelope& env, std::span<const NumberField> fields) {
+  if (env.too_many_slots) return set_top_level_numbers(body, fields);
+  std::vector<Edit> edits;
+  std::vector<bool> seen(fields.size(), false);
+  for (std::size_t k = 0; k < env.slot_count; ++k) {
+    const auto& slot = env.slots[k];
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+      if (fields[f].key == (slot.request_seq ? "request_seq" : "seq")) {
+        seen[f] = true;
+        edits.push_back({slot.begin, slot.end, std::to_string(fields[f].value)});
+        break;
+      }
+    }
+  }
+  apply_edits(body, edits, fields, seen, env.open, env.members);
   return true;
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -18,6 +20,19 @@ struct Envelope {
   std::string_view command;  // requests and responses
   std::string_view event;    // events
   bool success = true;       // responses
+
+  // Where scan_envelope found the top-level "seq" and "request_seq" values, so that renumbering the same body
+  // needs no second pass over it (a second pass is most of the relay's work on a megabyte answer).
+  struct NumberSlot {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool request_seq = false;  // else "seq"
+  };
+  std::size_t open = 0;     // index of the opening brace
+  std::size_t members = 0;  // top-level member count
+  std::array<NumberSlot, 4> slots{};
+  std::size_t slot_count = 0;
+  bool too_many_slots = false;  // repeated keys beyond the slots: renumbering scans again
 };
 
 // nullopt if `body` is not a JSON object. Only the top level is examined; nested values are skipped, not
@@ -34,5 +49,9 @@ struct NumberField {
 // false, and leaves `body` untouched, if `body` is not a JSON object.
 bool set_top_level_numbers(std::string& body, std::span<const NumberField> fields);
 bool set_top_level_number(std::string& body, std::string_view key, std::int64_t value);
+
+// set_top_level_numbers for a body scan_envelope has just read (unchanged since), using the places it found.
+// `fields` may only name "seq" and "request_seq".
+bool set_scanned_numbers(std::string& body, const Envelope& env, std::span<const NumberField> fields);
 
 }  // namespace kdap::dap

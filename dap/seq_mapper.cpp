@@ -19,6 +19,7 @@ struct Fields {
   std::optional<std::int64_t> request_seq;
   std::string command;
   std::optional<Json> dom;
+  Envelope places;  // where the scan found seq and request_seq (when there is no dom)
 };
 
 std::optional<Json> parse_object(std::string_view body) {
@@ -49,14 +50,18 @@ std::string string_at(const Json& object, const char* key) {
 // degrades into a slow message instead of a dropped one.
 std::optional<Fields> read_fields(std::string_view body) {
   if (const auto env = scan_envelope(body)) {
-    return Fields{std::string(env->type), env->seq, env->request_seq, std::string(env->command),
-                  std::nullopt};
+    return Fields{std::string(env->type),    env->seq,     env->request_seq,
+                  std::string(env->command), std::nullopt, *env};
   }
   auto dom = parse_object(body);
   if (!dom) return std::nullopt;
   spdlog::warn("dap: envelope scanner rejected a valid JSON object; renumbering it via a full parse");
-  Fields fields{string_at(*dom, "type"), integer_at(*dom, "seq"), integer_at(*dom, "request_seq"),
-                string_at(*dom, "command"), std::nullopt};
+  Fields fields{string_at(*dom, "type"),
+                integer_at(*dom, "seq"),
+                integer_at(*dom, "request_seq"),
+                string_at(*dom, "command"),
+                std::nullopt,
+                Envelope{}};
   fields.dom = std::move(dom);
   return fields;
 }
@@ -67,7 +72,7 @@ void apply(std::string& body, Fields& fields, std::initializer_list<NumberField>
     body = dump_message(*fields.dom);
     return;
   }
-  set_top_level_numbers(body, std::span<const NumberField>(numbers.begin(), numbers.size()));
+  set_scanned_numbers(body, fields.places, std::span<const NumberField>(numbers.begin(), numbers.size()));
 }
 
 std::string_view excerpt(std::string_view body) {

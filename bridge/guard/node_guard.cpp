@@ -130,11 +130,12 @@ asio::awaitable<void> NodeGuard::arm(std::string undo, std::chrono::seconds keep
                       " > holder && date -u +%FT%TZ > since";
   auto r = co_await node_.run(write, kQuick, restore_script(dir_, target_, undo));
   if (!r.ok()) throw GuardError("cannot write the journal in " + dir_ + ": " + r.err);
-  r = co_await node_.run("cat > " + shell_quote(dir_ + "/guard.sh"), kQuick, guard_script(dir_, keepalive));
+  constexpr int kNoBash = 97;
+  r = co_await node_.run("command -v bash >/dev/null || exit " + std::to_string(kNoBash) + "; cat > " +
+                             shell_quote(dir_ + "/guard.sh"),
+                         kQuick, guard_script(dir_, keepalive));
+  if (r.exit_status == kNoBash) throw GuardError("the node has no bash, which kdap's guard needs");
   if (!r.ok()) throw GuardError("cannot write the guard in " + dir_ + ": " + r.err);
-  if (!(co_await node_.run("command -v bash >/dev/null", kQuick)).ok()) {
-    throw GuardError("the node has no bash, which kdap's guard needs");
-  }
   // setsid: the guard must outlive the SSH session (and kdap's process group) that starts it.
   guard_ = co_await node_.start("exec setsid -w bash " + shell_quote(dir_ + "/guard.sh"), true);
   std::string seen;

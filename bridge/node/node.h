@@ -54,6 +54,9 @@ class Node {
   // open for write() until the process object goes away — which is how the node guard notices kdap is gone.
   virtual asio::awaitable<std::unique_ptr<RemoteProcess>> start(std::string command,
                                                                 bool keep_stdin = false) = 0;
+  // A hint that `count` start() calls will follow soon: a node that can prepare for them (SSH: start the
+  // login shells they need ahead of time) does so in the background.
+  virtual void prepare_processes(int /*count*/) {}
   // A byte stream to 127.0.0.1:port as seen from the node.
   virtual asio::awaitable<std::unique_ptr<dap::ByteStream>> open_tunnel(std::uint16_t port) = 0;
   // Closes every channel; later calls fail.

@@ -1,5 +1,7 @@
 #include "bridge/node/ssh_node.h"
 
+#include <deque>
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -7,14 +9,23 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "bridge/node/shell.h"
 #include "bridge/node/ssh_channel.h"
 #include "bridge/node/ssh_destination.h"
 #include "bridge/util/timeout.h"
 
 namespace kdap::node {
+
+// Exec channels whose login shell has already started, waiting for the command start() gives them: the user's
+// login shell (with its rc files) then starts while kdap does other work, not when dlv or the guard must run.
+struct SpareChannels {
+  std::deque<std::unique_ptr<SshChannel>> ready;  // on the core's strand only
+};
+
 namespace {
 
 std::string expand_home(const std::string& path) {
@@ -127,7 +138,10 @@ asio::awaitable<void> authenticate(SshSessionCore& core, const SshOptions& optio
 }  // namespace
 
 SshNode::SshNode(asio::any_io_executor ex, std::shared_ptr<SshSessionCore> core)
-    : ex_(std::move(ex)), core_(std::move(core)) {}
+    : ex_(std::move(ex)),
+      core_(std::move(core)),
+      shell_(std::make_shared<CommandShell>(core_)),
+      spares_(std::make_shared<SpareChannels>()) {}
 
 SshNode::~SshNode() {
   close();
@@ -265,12 +279,27 @@ class SshTunnel final : public dap::ByteStream {
     co_await asio::co_spawn(
         ch.core()->strand(), [&]() { return ch.write_all(data); }, asio::use_awaitable);
   }
+  // A DAP message's header and body in one SSH packet: each packet costs padding, a MAC and a cipher setup,
+  // and the far side would wake up twice. Large bodies go as they are: their packets are full anyway.
+  asio::awaitable<void> write_gather(std::span<const std::string_view> parts) override {
+    std::size_t total = 0;
+    for (auto part : parts) total += part.size();
+    if (total > kCoalesceLimit) {
+      for (auto part : parts) co_await write_all(part);
+      co_return;
+    }
+    joined_.clear();
+    for (auto part : parts) joined_.append(part);
+    co_await write_all(joined_);
+  }
   void close() override {
     if (channel_) channel_->close();
   }
 
  private:
+  static constexpr std::size_t kCoalesceLimit = 32 * 1024;
   std::unique_ptr<SshChannel> channel_;
+  std::string joined_;  // at most one write is outstanding (ByteStream's contract)
 };
 
 }  // namespace
@@ -279,8 +308,21 @@ class SshTunnel final : public dap::ByteStream {
 // than lambdas with init-captures: GCC 12 destroys such a lambda twice once it has been moved into co_spawn.
 namespace {
 
-asio::awaitable<CommandResult> run_on_strand(std::shared_ptr<SshSessionCore> core, std::string command,
+asio::awaitable<CommandResult> run_on_strand(std::shared_ptr<SshSessionCore> core,
+                                             std::shared_ptr<CommandShell> shell, std::string command,
                                              std::string input) {
+  if (shell->available() && CommandShell::can_pass(input)) {
+    std::string failure;
+    try {
+      auto result = co_await shell->run(command, input);
+      co_return result;
+    } catch (const ShellUnavailable& e) {
+      core->throw_if_dead();
+      failure = e.what();
+    }
+    spdlog::debug("ssh {}: the command shell failed ({}); running the command in its own channel",
+                  core->name(), failure);
+  }
   SshChannel channel(core);
   co_await channel.open_exec(command);
   if (!input.empty()) co_await channel.write_all(input);
@@ -300,10 +342,56 @@ asio::awaitable<CommandResult> run_on_strand(std::shared_ptr<SshSessionCore> cor
   co_return result;
 }
 
+constexpr std::string_view kGo = "KDAP-GO";
+
+constexpr std::string_view kSpareReady = "kdap-spare-ready\n";
+
+// A spare channel's command: the login shell starts now, and the command it runs arrives later on stdin,
+// ended by a KDAP-GO line. Without that line (kdap closed the spare) nothing runs.
+std::string spare_bootstrap() {
+  std::string script = "printf '" + std::string(kSpareReady.substr(0, kSpareReady.size() - 1)) + "\\n'; " +
+                       std::string("c=; while IFS= read -r l; do [ \"$l\" = ") + std::string(kGo) +
+                       " ] && break; c=\"$c$l\n\"; done; [ \"$l\" = " + std::string(kGo) +
+                       " ] && eval \"$c\"";
+  return "exec /bin/sh -c " + shell_quote(script);
+}
+
+// One after another: each login shell gets the node's CPU to itself (one may run beside the command shell's),
+// and a spare counts as ready once its shell is up.
+asio::awaitable<void> add_spares(std::shared_ptr<SshSessionCore> core, std::shared_ptr<SpareChannels> spares,
+                                 int count) {
+  try {
+    for (int i = 0; i < count; ++i) {
+      auto channel = std::make_unique<SshChannel>(core);
+      co_await channel->open_exec(spare_bootstrap());
+      std::string seen;
+      char buffer[64];
+      while (seen.size() < kSpareReady.size()) {
+        std::size_t n =
+            co_await channel->read_some(false, std::span<char>(buffer, kSpareReady.size() - seen.size()));
+        if (n == 0) throw NodeError("the spare channel's shell ended");
+        seen.append(buffer, n);
+      }
+      if (seen != kSpareReady) throw NodeError("the spare channel's shell printed " + seen);
+      spares->ready.push_back(std::move(channel));
+    }
+  } catch (const std::exception& e) {
+    spdlog::debug("ssh {}: no spare channel: {}", core->name(), e.what());
+  }
+}
+
 asio::awaitable<std::unique_ptr<RemoteProcess>> start_on_strand(std::shared_ptr<SshSessionCore> core,
+                                                                std::shared_ptr<SpareChannels> spares,
                                                                 std::string command, bool keep_stdin) {
-  auto channel = std::make_unique<SshChannel>(core);
-  co_await channel->open_exec(command);
+  std::unique_ptr<SshChannel> channel;
+  if (!spares->ready.empty()) {
+    channel = std::move(spares->ready.front());
+    spares->ready.pop_front();
+    co_await channel->write_all(command + "\n" + std::string(kGo) + "\n");
+  } else {
+    channel = std::make_unique<SshChannel>(core);
+    co_await channel->open_exec(command);
+  }
   if (!keep_stdin) channel->send_eof();
   co_return std::make_unique<SshRemoteProcess>(std::move(channel));
 }
@@ -319,14 +407,18 @@ asio::awaitable<std::unique_ptr<dap::ByteStream>> tunnel_on_strand(std::shared_p
 
 asio::awaitable<CommandResult> SshNode::run(std::string command, Duration timeout, std::string input) {
   co_return co_await with_timeout(
-      asio::co_spawn(core_->strand(), run_on_strand(core_, std::move(command), std::move(input)),
+      asio::co_spawn(core_->strand(), run_on_strand(core_, shell_, std::move(command), std::move(input)),
                      asio::use_awaitable),
       timeout, "a command on " + describe());
 }
 
+void SshNode::prepare_processes(int count) {
+  asio::co_spawn(core_->strand(), add_spares(core_, spares_, count), asio::detached);
+}
+
 asio::awaitable<std::unique_ptr<RemoteProcess>> SshNode::start(std::string command, bool keep_stdin) {
   co_return co_await with_timeout(
-      asio::co_spawn(core_->strand(), start_on_strand(core_, std::move(command), keep_stdin),
+      asio::co_spawn(core_->strand(), start_on_strand(core_, spares_, std::move(command), keep_stdin),
                      asio::use_awaitable),
       std::chrono::seconds(30), "starting a command on " + describe());
 }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "bridge/node/command_shell.h"
 #include "bridge/node/node.h"
 #include "bridge/node/ssh_session_core.h"
 
@@ -28,6 +29,7 @@ class SshNode final : public Node {
   std::string describe() const override { return core_->name(); }
   asio::awaitable<CommandResult> run(std::string command, Duration timeout, std::string input) override;
   asio::awaitable<std::unique_ptr<RemoteProcess>> start(std::string command, bool keep_stdin) override;
+  void prepare_processes(int count) override;
   asio::awaitable<std::unique_ptr<dap::ByteStream>> open_tunnel(std::uint16_t port) override;
   void close() override;
 
@@ -35,6 +37,8 @@ class SshNode final : public Node {
   SshNode(asio::any_io_executor ex, std::shared_ptr<SshSessionCore> core);
   asio::any_io_executor ex_;
   std::shared_ptr<SshSessionCore> core_;
+  std::shared_ptr<CommandShell> shell_;  // used on the core's strand only
+  std::shared_ptr<struct SpareChannels> spares_;
 };
 
 }  // namespace kdap::node

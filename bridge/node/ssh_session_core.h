@@ -52,6 +52,7 @@ class SshSessionCore : public std::enable_shared_from_this<SshSessionCore> {
   void shutdown();
 
  private:
+  std::size_t readable_bytes();  // bytes waiting in the socket's receive queue
   // Both hold the core alive from the moment they are created, not only once they first run.
   asio::awaitable<void> drive(std::shared_ptr<SshSessionCore> keep_alive);
   asio::awaitable<void> flush(std::shared_ptr<SshSessionCore> keep_alive);

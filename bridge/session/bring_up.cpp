@@ -44,6 +44,7 @@ boost::asio::awaitable<void> BringUp::start() {
   const auto& cfg = config_;
   step_(cfg.host ? "connecting to " + *cfg.host : "working on this machine");
   node_ = co_await node::connect_node(ex_, cfg);
+  node_->prepare_processes(2);  // the node guard and dlv
   if (cfg.component) {
     step_("looking for " + *cfg.component);
     auto found = co_await targets::find_component(cfg, *node_);
@@ -218,6 +219,7 @@ boost::asio::awaitable<void> BringUp::watch_output(delve::DlvServer::OutputSink 
   dlv_exit_status_ = co_await dlv->relay_output(std::move(sink));
   dlv_gone_ = true;
   dlv_down_.notify();
+  if (on_dlv_gone_) on_dlv_gone_();
 }
 
 boost::asio::awaitable<void> BringUp::wait_dlv_gone() {

@@ -44,6 +44,8 @@ class BringUp {
   node::Node& node() { return *node_; }
   delve::DlvServer& dlv() { return *dlv_; }
   bool dlv_gone() const { return dlv_gone_; }
+  // Called when dlv's output ends (dlv exited or its channel closed).
+  void on_dlv_gone(std::function<void()> callback) { on_dlv_gone_ = std::move(callback); }
   int dlv_exit_status() const { return dlv_exit_status_; }
   bool tearing_down() const { return tearing_down_; }
   // dlv attached to a running process (pid/, process/): ending the session detaches unless asked to kill.
@@ -66,6 +68,7 @@ class BringUp {
   std::shared_ptr<guard::NodeGuard> guard_;
   Signal dlv_down_;
   bool dlv_gone_ = true;
+  std::function<void()> on_dlv_gone_;
   bool tearing_down_ = false;
   bool attached_ = false;
   std::vector<inspect::PathMapping> substitute_path_;

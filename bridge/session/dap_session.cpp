@@ -41,7 +41,11 @@ void log_exception(std::exception_ptr e) {
 DapSession::DapSession(asio::any_io_executor ex, dap::ByteStream& editor_in, dap::ByteStream& editor_out)
     : ex_(ex), editor_in_(editor_in), editor_(editor_out, ex), inbox_(ex, editor_in) {}
 
-DapSession::~DapSession() = default;
+DapSession::~DapSession() {
+  // A connection still being pumped outlives the session; it must not call back into it.
+  if (dlv_conn_) dlv_conn_->on_closed(nullptr);
+  if (run_) run_->on_dlv_gone(nullptr);
+}
 
 void DapSession::send(Json message) {
   message["seq"] = mapper_.next_client_seq();
@@ -131,6 +135,7 @@ asio::awaitable<void> DapSession::bring_up(Json request) {
   run_ = std::make_unique<BringUp>(
       ex_, std::move(cfg), [this](const std::string& m) { step(m); },
       [this](const std::string& m) { progress_->console(m); });
+  run_->on_dlv_gone([this] { inbox_.poke(); });
   co_await run_->start();
   auto sink = [this](bool is_stderr, std::string_view text) {
     send(dap::make_output_event(is_stderr ? "stderr" : "stdout", text));
@@ -163,6 +168,7 @@ asio::awaitable<void> DapSession::attach_dlv() {
   step("opening the tunnel to dlv (127.0.0.1:" + std::to_string(dlv.port()) + " on the node)");
   auto tunnel = co_await run_->node().open_tunnel(dlv.port());
   dlv_conn_ = std::make_shared<DlvConnection>(ex_, std::move(tunnel), mapper_, editor_);
+  dlv_conn_->on_closed([this] { inbox_.poke(); });
   asio::co_spawn(ex_, dlv_conn_->pump(), log_exception);  // pump() keeps the connection alive itself
 
   step("attaching");
@@ -187,10 +193,6 @@ asio::awaitable<void> DapSession::attach_dlv() {
   }
 }
 
-asio::awaitable<void> DapSession::take_next(std::optional<std::string>& into) {
-  into = co_await inbox_.next();
-}
-
 asio::awaitable<bool> DapSession::relay() {
   for (;;) {
     if (run_->dlv_gone() || !dlv_conn_ || dlv_conn_->closed()) {
@@ -206,8 +208,9 @@ asio::awaitable<bool> DapSession::relay() {
       co_return false;  // the editor's disconnect is still to come; run() answers it
     }
     std::optional<std::string> body;
-    int winner = co_await race(take_next(body), either(run_->wait_dlv_gone(), dlv_conn_->wait_closed()));
-    if (winner != 0) continue;
+    // dlv's end pokes the inbox (on_dlv_gone, on_closed): one wait per message, nothing to cancel.
+    bool taken = co_await inbox_.next_unless_poked(body);
+    if (!taken) continue;
     if (!body) co_return true;  // the editor is gone; run() restores
     auto env = dap::scan_envelope(*body);
     if (env && env->type == "request" && (env->command == "disconnect" || env->command == "terminate")) {

@@ -50,7 +50,6 @@ class DapSession {
   boost::asio::awaitable<void> end_session(Json request);
   // Stops dlv and the debuggee and puts the component back. Returns what went wrong, empty when all is well.
   boost::asio::awaitable<std::string> tear_down();
-  boost::asio::awaitable<void> take_next(std::optional<std::string>& into);
   void step(const std::string& message);
 
   boost::asio::any_io_executor ex_;

@@ -13,6 +13,7 @@ DlvConnection::DlvConnection(const boost::asio::any_io_executor& ex, std::unique
     : tunnel_(std::move(tunnel)), mapper_(mapper), editor_(editor), writer_(*tunnel_, ex), changed_(ex) {}
 
 DlvConnection::~DlvConnection() {
+  on_closed_ = nullptr;
   close();
 }
 
@@ -22,6 +23,7 @@ void DlvConnection::close() {
     writer_.close();
     tunnel_->close();
     changed_.notify();
+    if (on_closed_) on_closed_();
   }
 }
 
@@ -51,8 +53,10 @@ boost::asio::awaitable<void> DlvConnection::pump() {
   } catch (const std::exception& e) {
     if (!closed_) spdlog::warn("connection to dlv failed: {}", e.what());
   }
+  bool was_open = !closed_;
   closed_ = true;
   changed_.notify();
+  if (was_open && on_closed_) on_closed_();
 }
 
 boost::asio::awaitable<nlohmann::json> DlvConnection::request(std::string command, nlohmann::json arguments,

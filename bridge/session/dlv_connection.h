@@ -3,6 +3,7 @@
 // lets the session send requests of its own (initialize, attach, disconnect) and await their answers.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,8 @@ class DlvConnection : public std::enable_shared_from_this<DlvConnection> {
   boost::asio::awaitable<void> wait_closed();
   bool closed() const { return closed_; }
   void close();
+  // Called once, when the connection ends (dlv closed it, or close()); not from the destructor.
+  void on_closed(std::function<void()> callback) { on_closed_ = std::move(callback); }
 
  private:
   std::unique_ptr<dap::ByteStream> tunnel_;
@@ -39,6 +42,7 @@ class DlvConnection : public std::enable_shared_from_this<DlvConnection> {
   std::map<std::int64_t, std::optional<nlohmann::json>> own_;
   Signal changed_;
   bool closed_ = false;
+  std::function<void()> on_closed_;
 };
 
 }  // namespace kdap::session

@@ -44,6 +44,28 @@ boost::asio::awaitable<std::optional<std::string>> EditorInbox::next() {
   co_return message;
 }
 
+boost::asio::awaitable<bool> EditorInbox::next_unless_poked(std::optional<std::string>& into) {
+  while (queue_.empty()) {
+    if (poked_) {
+      poked_ = false;
+      co_return false;
+    }
+    if (closed_) {
+      into.reset();
+      co_return true;
+    }
+    co_await changed_.wait();
+  }
+  into = std::move(queue_.front());
+  queue_.pop_front();
+  co_return true;
+}
+
+void EditorInbox::poke() {
+  poked_ = true;
+  changed_.notify();
+}
+
 void EditorInbox::close(std::string reason) {
   if (closed_) return;
   close_reason_ = std::move(reason);

@@ -20,6 +20,10 @@ class EditorInbox {
   boost::asio::awaitable<void> read_loop();
   // The next message, or nullopt once the editor is gone.
   boost::asio::awaitable<std::optional<std::string>> next();
+  // As next(), but returns false without a message when poke() is called while it waits: the relay waits for
+  // the editor and for dlv's end at once without racing two coroutines per message.
+  boost::asio::awaitable<bool> next_unless_poked(std::optional<std::string>& into);
+  void poke();
   // Completes when a disconnect or terminate request is waiting, or the editor is gone. Consumes nothing.
   boost::asio::awaitable<void> wait_for_end_request();
   // Ends the conversation as if the editor had gone (SIGTERM, Ctrl-C): the session restores and exits.
@@ -35,6 +39,7 @@ class EditorInbox {
   std::deque<std::string> queue_;
   Signal changed_;
   bool closed_ = false;
+  bool poked_ = false;
   bool reader_done_ = false;
   std::string close_reason_;
 };

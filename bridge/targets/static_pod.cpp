@@ -123,8 +123,11 @@ asio::awaitable<void> StaticPodTarget::wait_until(bool running, std::chrono::sec
                         ". Is the kubelet running and watching that directory? (raise stopTimeout if the pod "
                         "has a long grace period)");
     }
-    // The kubelet offers no notification kdap could wait on over SSH; a short timer between /proc reads.
-    timer.expires_after(std::chrono::milliseconds(250));
+    // The kubelet offers no notification kdap could wait on over SSH; a short timer between /proc reads,
+    // short at first (a component usually stops or starts within a second), then gentler on the node.
+    auto waited = std::chrono::steady_clock::now() - (deadline - limit);
+    timer.expires_after(waited < std::chrono::seconds(3) ? std::chrono::milliseconds(25)
+                                                         : std::chrono::milliseconds(250));
     co_await timer.async_wait(asio::use_awaitable);
   }
 }

@@ -1,5 +1,6 @@
 #include "dap/envelope.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -172,6 +173,55 @@ TEST(SetTopLevelNumbers, RewritesAOneMegabyteBody) {
   EXPECT_EQ(env->seq, 123456789);
   EXPECT_EQ(env->request_seq, 77);
   EXPECT_EQ(env->command, "variables");
+}
+
+// Strings are skipped quote to quote; whether a quote closes the string depends on the backslashes before it.
+TEST(ScanEnvelope, StringsWithBackslashRunsAgreeWithAFullParser) {
+  std::mt19937 random(7);
+  const char alphabet[] = {'\\', '"', 'a', '}', ',', 'n'};
+  int valid = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string value;
+    const int length = static_cast<int>(random() % 12);
+    for (int k = 0; k < length; ++k) value += alphabet[random() % sizeof alphabet];
+    const std::string body = "{\"type\":\"" + value + "\",\"seq\":5}";
+    const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    const auto env = scan_envelope(body);
+    if (parsed.is_discarded()) continue;  // the scanner does not validate escapes such as \a
+    ++valid;
+    ASSERT_TRUE(env) << body;
+    EXPECT_EQ(env->type, value) << body;
+    EXPECT_EQ(env->seq, 5) << body;
+  }
+  EXPECT_GT(valid, 1000);
+}
+
+// Renumbering at the places the scan found gives exactly what a second scan gives, for every shape of body.
+TEST(SetScannedNumbers, MatchesSetTopLevelNumbers) {
+  const std::vector<std::string> bodies = {
+      R"({"seq":0,"type":"response","request_seq":3,"command":"threads","body":{"seq":1}})",
+      R"({"type":"event","event":"stopped","body":{"reason":"breakpoint"},"seq":0})",
+      R"({"type":"event"})",
+      R"({})",
+      R"( { "seq" : 12345678901 , "request_seq":1 } )",
+      R"({"s\u0065q":5,"request_seq":2,"x":"\"seq\":9"})",
+      R"({"seq":1,"seq":2,"request_seq":3,"request_seq":4,"seq":5})",
+      R"({"seq":1,"seq":2,"seq":3,"seq":4,"seq":5,"seq":6})",
+      "\xEF\xBB\xBF{\"seq\":3}",
+  };
+  const NumberField both[] = {{"seq", 42}, {"request_seq", 1234567}};
+  const NumberField seq_only[] = {{"seq", 7}};
+  for (const auto& original : bodies) {
+    for (auto fields : {std::span<const NumberField>(both), std::span<const NumberField>(seq_only)}) {
+      std::string rescanned = original;
+      ASSERT_TRUE(set_top_level_numbers(rescanned, fields)) << original;
+      std::string scanned = original;
+      const auto env = scan_envelope(scanned);
+      ASSERT_TRUE(env) << original;
+      ASSERT_TRUE(set_scanned_numbers(scanned, *env, fields)) << original;
+      EXPECT_EQ(scanned, rescanned) << original;
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,117 @@
+#include "bridge/node/command_shell.h"
+
+#include <charconv>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "bridge/node/shell.h"
+
+namespace kdap::node {
+namespace {
+
+std::string random_token() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint64_t> any;
+  std::uint64_t value = any(device);
+  char text[17];
+  auto end = std::to_chars(text, text + 16, value, 16).ptr;
+  return std::string(text, end);
+}
+
+}  // namespace
+
+CommandShell::CommandShell(std::shared_ptr<SshSessionCore> core) : core_(std::move(core)) {}
+
+asio::awaitable<std::string> CommandShell::read_until(bool stderr_stream, std::string needle) {
+  std::string data;
+  char buffer[16384];
+  for (;;) {
+    std::size_t n = co_await channel_->read_some(stderr_stream, buffer);
+    if (n == 0) throw NodeError("SSH " + core_->name() + ": kdap's command shell on the node ended");
+    std::size_t search_from = data.size() > needle.size() ? data.size() - needle.size() : 0;
+    data.append(buffer, n);
+    auto at = data.find(needle, search_from);
+    // The needle's line must be complete: a status may still be on its way after it.
+    if (at != std::string::npos &&
+        (needle.back() == '\n' || data.find('\n', at + needle.size()) != std::string::npos)) {
+      co_return data;
+    }
+  }
+}
+
+asio::awaitable<void> CommandShell::start() {
+  channel_ = std::make_unique<SshChannel>(core_);
+  token_ = random_token();
+  co_await channel_->open_exec("exec /bin/sh -s");
+  // Whatever the login shell's rc files print comes before this line and is dropped with it.
+  std::string ready = "kdap-ready-" + token_;
+  co_await channel_->write_all("printf '\\n%s\\n' " + ready + "; printf '\\n%s\\n' " + ready + " >&2\n");
+  co_await read_until(false, "\n" + ready);
+  co_await read_until(true, "\n" + ready);
+}
+
+bool CommandShell::can_pass(const std::string& input) {
+  return input.empty() || (input.back() == '\n' && input.find('\0') == std::string::npos);
+}
+
+asio::awaitable<CommandResult> CommandShell::run(std::string command, std::string input) {
+  busy_ = true;
+  // Any way out but the end of a complete answer leaves the shell in an unknown state: drop it.
+  struct Reset {
+    CommandShell& shell;
+    bool done = false;
+    ~Reset() {
+      shell.busy_ = false;
+      if (!done) {
+        shell.channel_.reset();
+        ++shell.failures_;
+      }
+    }
+  } reset{*this};
+  if (!channel_) {
+    std::string failure;
+    try {
+      co_await start();
+    } catch (const NodeError& e) {
+      failure = e.what();
+    }
+    if (!failure.empty()) throw ShellUnavailable(failure);
+  }
+  std::string marker = "kdap-end-" + token_ + "-" + std::to_string(++count_);
+  // Each answer ends with a line of its own on both streams; the newline before it is the shell's, not the
+  // command's, and is taken off again.
+  std::string script = "( eval " + shell_quote(command) + " )";
+  if (input.empty()) {
+    script += " </dev/null\n";
+  } else {
+    // A quoted here-document passes the bytes as they are; its delimiter is a line the input cannot contain
+    // by chance.
+    std::string delimiter = "KDAP_IN_" + token_ + "_" + std::to_string(count_);
+    while (input.find("\n" + delimiter + "\n") != std::string::npos || input.starts_with(delimiter + "\n")) {
+      delimiter += "_";
+    }
+    script += " <<'" + delimiter + "'\n" + input + delimiter + "\n";
+  }
+  script += "printf '\\n%s %s\\n' " + marker + " \"$?\"; printf '\\n%s\\n' " + marker + " >&2\n";
+  co_await channel_->write_all(script);
+  CommandResult result;
+  std::string out = co_await read_until(false, "\n" + marker + " ");
+  std::string err = co_await read_until(true, "\n" + marker + "\n");
+  auto out_end = out.rfind("\n" + marker + " ");
+  auto err_end = err.rfind("\n" + marker + "\n");
+  std::string status = out.substr(out_end + marker.size() + 2);
+  status = status.substr(0, status.find('\n'));
+  int value = -1;
+  auto [ptr, ec] = std::from_chars(status.data(), status.data() + status.size(), value);
+  result.exit_status = ec == std::errc() && ptr == status.data() + status.size() ? value : -1;
+  out.resize(out_end);
+  err.resize(err_end);
+  result.out = std::move(out);
+  result.err = std::move(err);
+  reset.done = true;
+  failures_ = 0;
+  co_return result;
+}
+
+}  // namespace kdap::node
