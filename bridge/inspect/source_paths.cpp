@@ -519,6 +519,92 @@ LocalPaths local_paths(const std::string& workspace) {
   return paths;
 }
 
+std::vector<std::pair<std::string, std::string>> local_replacements(const std::string& go_mod_text) {
+  std::vector<std::pair<std::string, std::string>> found;
+  auto words_of = [](const std::string& text) {
+    std::vector<std::string> words;
+    std::size_t i = 0;
+    while (i < text.size()) {
+      i = text.find_first_not_of(" \t\r", i);
+      if (i == std::string::npos) break;
+      std::size_t end = text.find_first_of(" \t\r", i);
+      if (end == std::string::npos) end = text.size();
+      std::string word = text.substr(i, end - i);
+      if (word.size() >= 2 && (word.front() == '"' || word.front() == '`') && word.back() == word.front()) {
+        word = word.substr(1, word.size() - 2);
+      }
+      words.push_back(word);
+      i = end;
+    }
+    return words;
+  };
+  auto take = [&](const std::vector<std::string>& words) {
+    // M [v] => target [v]
+    auto arrow = std::find(words.begin(), words.end(), "=>");
+    if (arrow == words.begin() || arrow == words.end() || arrow + 1 == words.end()) return;
+    const std::string& target = *(arrow + 1);
+    if (!target.starts_with("./") && !target.starts_with("../") && target != "." && target != "..") return;
+    found.emplace_back(words.front(), clean(target));
+  };
+  bool in_block = false;
+  std::size_t pos = 0;
+  while (pos <= go_mod_text.size()) {
+    std::size_t end = go_mod_text.find('\n', pos);
+    if (end == std::string::npos) end = go_mod_text.size();
+    std::string line = go_mod_text.substr(pos, end - pos);
+    pos = end + 1;
+    line = line.substr(0, line.find("//"));
+    auto words = words_of(line);
+    if (words.empty()) continue;
+    if (in_block) {
+      if (words.front() == ")") {
+        in_block = false;
+      } else {
+        take(words);
+      }
+      continue;
+    }
+    if (words.front() != "replace") continue;
+    if (words.size() == 2 && words[1] == "(") {
+      in_block = true;
+      continue;
+    }
+    take(std::vector<std::string>(words.begin() + 1, words.end()));
+  }
+  return found;
+}
+
+void add_workspace_replacements(SourceLayout& layout, const GoBuildInfo& info,
+                                const std::vector<std::pair<std::string, std::string>>& replacements) {
+  std::vector<ModuleSource> added;
+  for (const auto& dep : info.dependencies) {
+    // The module the files came from: the dependency itself, or the module that replaced it ("=> k8s.io/x
+    // v0.35.4", how a module that depends on Kubernetes pins its staging modules). A directory is no cache.
+    std::string from_path = dep.replace_path.empty() ? dep.path : dep.replace_path;
+    std::string from_version = dep.replace_path.empty() ? dep.version : dep.replace_version;
+    if (from_version.empty() || from_path.starts_with(".") || from_path.starts_with("/")) continue;
+    for (const auto& [module, dir] : replacements) {
+      if (module != dep.path) continue;
+      ModuleSource source;
+      if (layout.trimpath) {
+        source.binary_dir = from_path + "@" + from_version;
+      } else if (!layout.module_cache.empty()) {
+        source.binary_dir = layout.module_cache + "/" + cache_dir(from_path, from_version);
+      } else {
+        continue;
+      }
+      source.local_dir = dir;
+      source.in_workspace = true;
+      added.push_back(std::move(source));
+      layout.evidence.push_back(dep.path + " " + dep.version +
+                                " came from the module cache; the workspace's go.mod "
+                                "replaces it with " +
+                                dir);
+    }
+  }
+  layout.modules.insert(layout.modules.begin(), added.begin(), added.end());
+}
+
 std::vector<PathMapping> automatic_substitute_path(const SourceLayout& remote, const LocalPaths& local) {
   const std::string workspace = clean(local.workspace);
   const std::string local_cache = clean(local.module_cache);

@@ -67,6 +67,18 @@ LocalPaths local_paths(const std::string& workspace);
 std::optional<std::string> find_local_module_root(const std::string& workspace,
                                                   const std::string& module_path);
 
+// The local replacements in a go.mod's text (`replace M => ./dir`, `M v1 => ../dir`, in blocks or not):
+// module path → directory relative to the go.mod's folder. Replacements by another module, or by an absolute
+// path, are left out.
+std::vector<std::pair<std::string, std::string>> local_replacements(const std::string& go_mod_text);
+
+// For each dependency the binary took from a module cache that the editor's main module replaces with a
+// directory of its own (Kubernetes' `staging/src/k8s.io/client-go` for `k8s.io/client-go`), a ModuleSource at
+// the front of `layout.modules`: breakpoints in that directory reach the cached copy the binary was built
+// from, and stops there show the workspace's file. `replacements` as local_replacements gives them.
+void add_workspace_replacements(SourceLayout& layout, const GoBuildInfo& info,
+                                const std::vector<std::pair<std::string, std::string>>& replacements);
+
 struct PathMapping {  // dlv DAP direction: from = editor path, to = binary path
   std::string from, to;
 };

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 #include "bridge/inspect/elf_info.h"
 #include "bridge/node/connect.h"
@@ -196,6 +198,9 @@ boost::asio::awaitable<void> BringUp::map_source_paths(targets::LaunchPlan plan,
       local.workspace.clear();
     } else {
       local.workspace = *module_root;
+      std::ifstream go_mod(*module_root + "/go.mod");
+      std::string text((std::istreambuf_iterator<char>(go_mod)), std::istreambuf_iterator<char>());
+      inspect::add_workspace_replacements(layout, go, inspect::local_replacements(text));
     }
     substitute_path_ = inspect::automatic_substitute_path(layout, local);
     if (substitute_path_.empty()) {

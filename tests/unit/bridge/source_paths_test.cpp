@@ -345,6 +345,71 @@ TEST(SourcePathsParse, LocalReplacementOutsideTheModuleGetsItsOwnRule) {
             "/home/dev/src/app/third_party/inner/inner.go");
 }
 
+TEST(SourcePathsWorkspaceReplacements, ReadsLocalReplaceDirectivesOnly) {
+  const auto found = local_replacements(
+      "module k8s.io/kubernetes\n\ngo 1.25.0\n\n"
+      "replace k8s.io/api => ./staging/src/k8s.io/api // the API types\n"
+      "replace (\n"
+      "\tk8s.io/client-go => ./staging/src/k8s.io/client-go\n"
+      "\tk8s.io/remote v1.0.0 => example.com/fork v1.0.1\n"
+      "\t\"example.com/quoted\" v0.1.0 => ../quoted/./lib/\n"
+      "\t// example.com/commented => ./gone\n"
+      ")\n"
+      "replace example.com/abs => /srv/abs\n");
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"k8s.io/api", "staging/src/k8s.io/api"},
+      {"k8s.io/client-go", "staging/src/k8s.io/client-go"},
+      {"example.com/quoted", "../quoted/lib"}};
+  EXPECT_EQ(found, expected);
+  EXPECT_TRUE(local_replacements("module x\nrequire (\n\ta v1\n)\n").empty());
+}
+
+// Kubernetes built as a dependency (the binary names its staging modules in the module cache) and opened from
+// a checkout, whose go.mod replaces each staging module with staging/src/k8s.io/<repo>.
+TEST(SourcePathsWorkspaceReplacements, StagingDirectoriesMapToTheCachedModulesTheBinaryUsed) {
+  const auto info = build_info(
+      "k8s.io/kubernetes/cmd/kube-scheduler", module("k8s.io/kubernetes", "v1.35.4"),
+      {module("k8s.io/client-go", "v0.0.0", "k8s.io/client-go", "v0.35.4"), module("k8s.io/api", "v0.35.4"),
+       module("example.com/local", "v0.0.0", "../local", ""), module("github.com/Azure/go-ansi", "v0.1.0")});
+  auto layout = parse_source_layout(
+      "@goroot /usr/local/go/src/runtime/proc.go\n"
+      "@main /cache/gomod/k8s.io/kubernetes@v1.35.4/cmd/kube-scheduler/scheduler.go\n"
+      "@modcache /cache/gomod/k8s.io/client-go@v0.35.4/tools/cache/shared_informer.go\n@end\n",
+      info);
+  add_workspace_replacements(layout, info,
+                             {{"k8s.io/client-go", "staging/src/k8s.io/client-go"},
+                              {"k8s.io/api", "staging/src/k8s.io/api"},
+                              {"k8s.io/not-a-dependency", "staging/src/k8s.io/other"},
+                              {"example.com/local", "third_party/local"}});
+  ASSERT_EQ(layout.modules.size(), 3u);  // client-go and api first; the local replacement outside stays
+  EXPECT_EQ(layout.modules[0].binary_dir, "/cache/gomod/k8s.io/client-go@v0.35.4");
+  const auto rules =
+      automatic_substitute_path(layout, {"/home/dev/kubernetes", "/home/dev/go/pkg/mod", "/usr/local/go"});
+  const std::string informer = "/tools/cache/shared_informer.go";
+  EXPECT_EQ(to_binary("/home/dev/kubernetes/staging/src/k8s.io/client-go" + informer, rules),
+            "/cache/gomod/k8s.io/client-go@v0.35.4" + informer);
+  EXPECT_EQ(to_editor("/cache/gomod/k8s.io/client-go@v0.35.4" + informer, rules),
+            "/home/dev/kubernetes/staging/src/k8s.io/client-go" + informer);
+  EXPECT_EQ(to_binary("/home/dev/kubernetes/pkg/scheduler/schedule_one.go", rules),
+            "/cache/gomod/k8s.io/kubernetes@v1.35.4/pkg/scheduler/schedule_one.go");
+  // the editor's own module cache still reaches the binary's
+  EXPECT_EQ(to_binary("/home/dev/go/pkg/mod/github.com/!azure/go-ansi@v0.1.0/a.go", rules),
+            "/cache/gomod/github.com/!azure/go-ansi@v0.1.0/a.go");
+}
+
+TEST(SourcePathsWorkspaceReplacements, TrimpathBuildsNameTheModuleAtItsVersion) {
+  const auto info = build_info("k8s.io/kubernetes/cmd/kubectl", module("k8s.io/kubernetes", "v1.35.4"),
+                               {module("k8s.io/client-go", "v0.35.4")}, true);
+  auto layout = parse_source_layout(
+      "@stdlib runtime/proc.go\n@main k8s.io/kubernetes@v1.35.4/cmd/kubectl/kubectl.go\n@end\n", info);
+  ASSERT_TRUE(layout.trimpath);
+  add_workspace_replacements(layout, info, {{"k8s.io/client-go", "staging/src/k8s.io/client-go"}});
+  ASSERT_FALSE(layout.modules.empty());
+  EXPECT_EQ(layout.modules.front().binary_dir, "k8s.io/client-go@v0.35.4");
+  EXPECT_EQ(layout.modules.front().local_dir, "staging/src/k8s.io/client-go");
+  EXPECT_TRUE(layout.modules.front().in_workspace);
+}
+
 TEST(SourcePathsParse, NoBuildRootWithoutAMainModuleOrAnAnswer) {
   const auto gopath = parse_source_layout("@goroot /usr/local/go/src/runtime/proc.go\n@end\n",
                                           build_info("k8s.io/kubernetes/cmd/kubelet", {}));
