@@ -15,7 +15,9 @@ std::string namespace_flag(const std::string& ns) {
 }  // namespace
 
 std::string Kubectl::command_prefix() const {
-  return node::shell_quote(config_.kubectl) + " --kubeconfig=" + node::shell_quote(config_.kubeconfig);
+  // kubectl's discovery cache goes under kdap's own directory, not into the node user's ~/.kube.
+  return node::shell_quote(config_.kubectl) + " --kubeconfig=" + node::shell_quote(config_.kubeconfig) +
+         " --cache-dir=" + node::shell_quote(config_.state_dir + "/kubectl-cache");
 }
 
 asio::awaitable<node::CommandResult> Kubectl::run(std::string args, std::string input) {
