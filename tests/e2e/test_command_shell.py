@@ -127,8 +127,9 @@ class PreparedProcessTest(unittest.TestCase):
             node = NodeRunner(ssh, prepare=2)
             try:
                 node.ok("true")
-                # the prepared login shells start in the background, one after the other
-                spares = harness.wait_until(lambda: len(self._spare_shells()) == 2 and self._spare_shells(), 15,
+                # the prepared login shells start in the background, one after the other (a login shell's rc
+                # files may wait on a lock, as pyenv's rehash does while other shells run: a generous limit)
+                spares = harness.wait_until(lambda: len(self._spare_shells()) == 2 and self._spare_shells(), 60,
                                             "two prepared shells")
                 first = node.run("echo started $$; echo e >&2; exit 4", start=True)
                 self.assertEqual(first["status"], 4)
