@@ -5,6 +5,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -572,6 +573,12 @@ std::vector<std::pair<std::string, std::string>> local_replacements(const std::s
     take(std::vector<std::string>(words.begin() + 1, words.end()));
   }
   return found;
+}
+
+std::vector<std::pair<std::string, std::string>> local_replacements_in(const std::string& module_root) {
+  std::ifstream go_mod(module_root + "/go.mod");
+  std::string text((std::istreambuf_iterator<char>(go_mod)), std::istreambuf_iterator<char>());
+  return local_replacements(text);
 }
 
 void add_workspace_replacements(SourceLayout& layout, const GoBuildInfo& info,

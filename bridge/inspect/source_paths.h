@@ -71,6 +71,8 @@ std::optional<std::string> find_local_module_root(const std::string& workspace,
 // module path → directory relative to the go.mod's folder. Replacements by another module, or by an absolute
 // path, are left out.
 std::vector<std::pair<std::string, std::string>> local_replacements(const std::string& go_mod_text);
+// local_replacements of `<module_root>/go.mod`; empty when it cannot be read.
+std::vector<std::pair<std::string, std::string>> local_replacements_in(const std::string& module_root);
 
 // For each dependency the binary took from a module cache that the editor's main module replaces with a
 // directory of its own (Kubernetes' `staging/src/k8s.io/client-go` for `k8s.io/client-go`), a ModuleSource at

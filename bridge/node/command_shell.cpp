@@ -28,7 +28,10 @@ asio::awaitable<std::string> CommandShell::read_until(bool stderr_stream, std::s
   char buffer[16384];
   for (;;) {
     std::size_t n = co_await channel_->read_some(stderr_stream, buffer);
-    if (n == 0) throw NodeError("SSH " + core_->name() + ": kdap's command shell on the node ended");
+    if (n == 0) {
+      core_->throw_if_dead();  // a lost connection says so, not that the shell ended
+      throw NodeError("SSH " + core_->name() + ": kdap's command shell on the node ended");
+    }
     std::size_t search_from = data.size() > needle.size() ? data.size() - needle.size() : 0;
     data.append(buffer, n);
     auto at = data.find(needle, search_from);

@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 
 #include "bridge/inspect/elf_info.h"
 #include "bridge/node/connect.h"
@@ -198,9 +196,7 @@ boost::asio::awaitable<void> BringUp::map_source_paths(targets::LaunchPlan plan,
       local.workspace.clear();
     } else {
       local.workspace = *module_root;
-      std::ifstream go_mod(*module_root + "/go.mod");
-      std::string text((std::istreambuf_iterator<char>(go_mod)), std::istreambuf_iterator<char>());
-      inspect::add_workspace_replacements(layout, go, inspect::local_replacements(text));
+      inspect::add_workspace_replacements(layout, go, inspect::local_replacements_in(*module_root));
     }
     substitute_path_ = inspect::automatic_substitute_path(layout, local);
     if (substitute_path_.empty()) {

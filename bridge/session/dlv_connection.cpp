@@ -91,8 +91,4 @@ boost::asio::awaitable<void> DlvConnection::forward(std::string body) {
   co_await writer_.send(std::move(body));
 }
 
-boost::asio::awaitable<void> DlvConnection::wait_closed() {
-  while (!closed_) co_await changed_.wait();
-}
-
 }  // namespace kdap::session

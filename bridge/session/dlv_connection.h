@@ -28,7 +28,6 @@ class DlvConnection : public std::enable_shared_from_this<DlvConnection> {
                                                  std::chrono::steady_clock::duration timeout);
   // An editor message, renumbered for dlv.
   boost::asio::awaitable<void> forward(std::string body);
-  boost::asio::awaitable<void> wait_closed();
   bool closed() const { return closed_; }
   void close();
   // Called once, when the connection ends (dlv closed it, or close()); not from the destructor.
