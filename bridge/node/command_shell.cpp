@@ -52,6 +52,7 @@ asio::awaitable<void> CommandShell::start() {
   co_await channel_->write_all("printf '\\n%s\\n' " + ready + "; printf '\\n%s\\n' " + ready + " >&2\n");
   co_await read_until(false, "\n" + ready);
   co_await read_until(true, "\n" + ready);
+  spdlog::debug("ssh {}: the command shell is up", core_->name());
 }
 
 bool CommandShell::can_pass(const std::string& input) {

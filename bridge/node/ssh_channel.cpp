@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "bridge/node/node.h"
 
 namespace kdap::node {
 
-SshChannel::SshChannel(std::shared_ptr<SshSessionCore> core) : core_(std::move(core)) {
+SshChannel::SshChannel(std::shared_ptr<SshSessionCore> core)
+    : core_(std::move(core)), wake_(core_->strand(), asio::steady_timer::time_point::max()) {
   core_->throw_if_dead();
   channel_ = ssh_channel_new(core_->session());
   if (!channel_) throw NodeError(error_text("cannot create a channel"));
@@ -19,10 +23,19 @@ SshChannel::SshChannel(std::shared_ptr<SshSessionCore> core) : core_(std::move(c
   callbacks_.channel_exit_status_function = &SshChannel::on_exit_status;
   callbacks_.channel_write_wontblock_function = &SshChannel::on_write_possible;
   ssh_set_channel_callbacks(channel_, &callbacks_);
+  core_->attach_waiter(wake_);
 }
 
 SshChannel::~SshChannel() {
   close();
+  core_->detach_waiter(wake_);
+}
+
+asio::awaitable<void> SshChannel::wait_change() {
+  core_->throw_if_dead();
+  boost::system::error_code ec;
+  co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  core_->throw_if_dead();
 }
 
 void SshChannel::close() {
@@ -34,6 +47,7 @@ void SshChannel::close() {
   ssh_channel_free(channel_);
   channel_ = nullptr;
   closed_ = true;
+  wake();  // its own readers end
   core_->mark_progress();
   core_->settle();
 }
@@ -89,7 +103,7 @@ asio::awaitable<std::size_t> SshChannel::read_some(bool stderr_stream, std::span
       co_return n;
     }
     if (eof_ || closed_ || core_->dead()) co_return 0;
-    co_await core_->wait_progress();
+    co_await wait_change();
   }
 }
 
@@ -101,6 +115,8 @@ asio::awaitable<void> SshChannel::write_all(std::string_view data) {
     core_->settle();
     if (n < 0) throw NodeError(error_text("write failed"));
     data.remove_prefix(static_cast<std::size_t>(n));
+    // Window space comes with a window-adjust packet, which calls no callback of this channel: any packet
+    // wakes a blocked writer, which is rare (large uploads) and off the relay's path for small messages.
     if (!data.empty()) co_await core_->wait_progress();
   }
 }
@@ -115,7 +131,7 @@ void SshChannel::send_eof() {
 asio::awaitable<int> SshChannel::wait_exit() {
   while (!closed_ && !(eof_ && exit_status_)) {
     if (core_->dead()) co_return -1;
-    co_await core_->wait_progress();
+    co_await wait_change();
   }
   co_return exit_status_.value_or(-1);
 }
@@ -123,30 +139,30 @@ asio::awaitable<int> SshChannel::wait_exit() {
 int SshChannel::on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* self) {
   auto* me = static_cast<SshChannel*>(self);
   (is_stderr ? me->err_ : me->out_).append(static_cast<const char*>(data), len);
-  me->core_->mark_progress();
+  me->wake();
   return static_cast<int>(len);
 }
 
 void SshChannel::on_eof(ssh_session, ssh_channel, void* self) {
   auto* me = static_cast<SshChannel*>(self);
   me->eof_ = true;
-  me->core_->mark_progress();
+  me->wake();
 }
 
 void SshChannel::on_close(ssh_session, ssh_channel, void* self) {
   auto* me = static_cast<SshChannel*>(self);
   me->closed_ = true;
-  me->core_->mark_progress();
+  me->wake();
 }
 
 void SshChannel::on_exit_status(ssh_session, ssh_channel, int status, void* self) {
   auto* me = static_cast<SshChannel*>(self);
   me->exit_status_ = status;
-  me->core_->mark_progress();
+  me->wake();
 }
 
 int SshChannel::on_write_possible(ssh_session, ssh_channel, uint32_t, void* self) {
-  static_cast<SshChannel*>(self)->core_->mark_progress();
+  static_cast<SshChannel*>(self)->wake();
   return 0;
 }
 

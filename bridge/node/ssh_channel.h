@@ -12,6 +12,7 @@
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "bridge/node/ssh_session_core.h"
 
@@ -43,8 +44,12 @@ class SshChannel {
   static void on_exit_status(ssh_session, ssh_channel, int status, void* self);
   static int on_write_possible(ssh_session, ssh_channel, uint32_t bytes, void* self);
   std::string error_text(std::string_view what) const;
+  // Until this channel's callbacks fired or the connection ended; throws NodeError once it is gone.
+  asio::awaitable<void> wait_change();
+  void wake() { wake_.cancel(); }
 
   std::shared_ptr<SshSessionCore> core_;
+  asio::steady_timer wake_;
   ssh_channel channel_ = nullptr;
   ssh_channel_callbacks_struct callbacks_{};
   std::string out_, err_;

@@ -11,6 +11,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "bridge/node/shell.h"
@@ -22,8 +24,17 @@ namespace kdap::node {
 
 // Exec channels whose login shell has already started, waiting for the command start() gives them: the user's
 // login shell (with its rc files) then starts while kdap does other work, not when dlv or the guard must run.
+// All on the core's strand.
 struct SpareChannels {
-  std::deque<std::unique_ptr<SshChannel>> ready;  // on the core's strand only
+  explicit SpareChannels(const asio::any_io_executor& ex)
+      : changed(ex, asio::steady_timer::time_point::max()) {}
+  std::deque<std::unique_ptr<SshChannel>> ready;
+  int starting = 0;            // spares whose login shell has not answered yet
+  asio::steady_timer changed;  // cancelled whenever a spare becomes ready or gives up
+  void settled() {
+    --starting;
+    changed.cancel();
+  }
 };
 
 namespace {
@@ -141,7 +152,7 @@ SshNode::SshNode(asio::any_io_executor ex, std::shared_ptr<SshSessionCore> core)
     : ex_(std::move(ex)),
       core_(std::move(core)),
       shell_(std::make_shared<CommandShell>(core_)),
-      spares_(std::make_shared<SpareChannels>()) {}
+      spares_(std::make_shared<SpareChannels>(core_->strand())) {}
 
 SshNode::~SshNode() {
   close();
@@ -269,13 +280,25 @@ class SshTunnel final : public dap::ByteStream {
  public:
   explicit SshTunnel(std::unique_ptr<SshChannel> channel) : channel_(std::move(channel)) {}
   ~SshTunnel() override { close(); }
+  // The hot path of the relay. kdap runs its event loop on one thread, so on that thread the strand's
+  // exclusion holds already, and the hop onto it (a coroutine frame and a type-erased dispatch per message)
+  // is skipped; from any other thread the call still goes through the strand.
   asio::awaitable<std::size_t> read_some(std::span<char> buffer) override {
     auto& ch = *channel_;
-    co_return co_await asio::co_spawn(
+    if (ch.core()->on_loop_thread()) {
+      auto n = co_await ch.read_some(false, buffer);
+      co_return n;
+    }
+    auto n = co_await asio::co_spawn(
         ch.core()->strand(), [&]() { return ch.read_some(false, buffer); }, asio::use_awaitable);
+    co_return n;
   }
   asio::awaitable<void> write_all(std::string_view data) override {
     auto& ch = *channel_;
+    if (ch.core()->on_loop_thread()) {
+      co_await ch.write_all(data);
+      co_return;
+    }
     co_await asio::co_spawn(
         ch.core()->strand(), [&]() { return ch.write_all(data); }, asio::use_awaitable);
   }
@@ -360,8 +383,9 @@ std::string spare_bootstrap() {
 // and a spare counts as ready once its shell is up.
 asio::awaitable<void> add_spares(std::shared_ptr<SshSessionCore> core, std::shared_ptr<SpareChannels> spares,
                                  int count) {
+  int i = 0;
   try {
-    for (int i = 0; i < count; ++i) {
+    for (; i < count; ++i) {
       auto channel = std::make_unique<SshChannel>(core);
       co_await channel->open_exec(spare_bootstrap());
       std::string seen;
@@ -374,15 +398,25 @@ asio::awaitable<void> add_spares(std::shared_ptr<SshSessionCore> core, std::shar
       }
       if (seen != kSpareReady) throw NodeError("the spare channel's shell printed " + seen);
       spares->ready.push_back(std::move(channel));
+      spares->settled();
+      spdlog::debug("ssh {}: a prepared channel is ready", core->name());
     }
   } catch (const std::exception& e) {
     spdlog::debug("ssh {}: no spare channel: {}", core->name(), e.what());
+    for (; i < count; ++i) spares->settled();
   }
 }
 
 asio::awaitable<std::unique_ptr<RemoteProcess>> start_on_strand(std::shared_ptr<SshSessionCore> core,
                                                                 std::shared_ptr<SpareChannels> spares,
                                                                 std::string command, bool keep_stdin) {
+  // A spare whose login shell is on its way is never later than a new channel, whose login would start from
+  // scratch (and compete with the spare's for the node's CPU).
+  while (spares->ready.empty() && spares->starting > 0) {
+    boost::system::error_code ec;
+    co_await spares->changed.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    core->throw_if_dead();
+  }
   std::unique_ptr<SshChannel> channel;
   if (!spares->ready.empty()) {
     channel = std::move(spares->ready.front());
@@ -413,6 +447,7 @@ asio::awaitable<CommandResult> SshNode::run(std::string command, Duration timeou
 }
 
 void SshNode::prepare_processes(int count) {
+  spares_->starting += count;
   asio::co_spawn(core_->strand(), add_spares(core_, spares_, count), asio::detached);
 }
 

@@ -58,6 +58,7 @@ void SshSessionCore::start_driver() {
     throw NodeError("SSH connection to " + name_ + ": cannot set up libssh's event loop");
   }
   seen_packets_ = received_.in_packets;
+  loop_thread_ = std::this_thread::get_id();
   asio::co_spawn(strand_, drive(shared_from_this()), asio::detached);
 }
 
@@ -140,7 +141,12 @@ void SshSessionCore::die(std::string reason) {
   dead_ = true;
   death_reason_ = std::move(reason);
   spdlog::warn("ssh {}: connection lost: {}", name_, death_reason_);
+  wake_everyone();
+}
+
+void SshSessionCore::wake_everyone() {
   signal_.cancel();
+  for (auto* timer : channel_waiters_) timer->cancel();
 }
 
 void SshSessionCore::shutdown() {
@@ -148,7 +154,7 @@ void SshSessionCore::shutdown() {
   stopped_ = true;
   boost::system::error_code ec;
   socket_.cancel(ec);
-  signal_.cancel();
+  wake_everyone();
 }
 
 }  // namespace kdap::node

@@ -4,15 +4,19 @@
 // socket through Asio and calls libssh again; it never sleeps and never polls on a timer.
 //
 // Wake-ups: a single driver coroutine waits for the socket to become readable and lets libssh process what
-// arrived; channel callbacks move data into kdap-owned buffers. Any coroutine waiting for "something changed"
-// (data, an open confirmation, window space) is woken when libssh's receive counter moves or a callback
-// fired, so a libssh call made by one waiter that happens to process another channel's packets never loses a
-// wake-up.
+// arrived; channel callbacks move data into kdap-owned buffers and wake that channel's waiters only (a
+// session carries dlv's tunnel, dlv's output, the guard and the command shell: waking all of them for each
+// packet is wasted work on the relay's path). Coroutines waiting for the session itself (an open
+// confirmation, a request's reply, window space, none of which calls a channel callback) are woken when
+// libssh's receive counter moves. Either way a libssh call made by one waiter that happens to process another
+// channel's packets never loses a wake-up.
 
 #include <libssh/libssh.h>
 
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +37,9 @@ class SshSessionCore : public std::enable_shared_from_this<SshSessionCore> {
   ~SshSessionCore();
 
   const Strand& strand() const { return strand_; }
+  // True on the thread that runs the event loop (the one that started the driver), where, with kdap's
+  // single-threaded loop, the strand's exclusion holds without going through the strand.
+  bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_; }
   ssh_session session() const { return session_.get(); }
   const std::string& name() const { return name_; }
 
@@ -49,6 +56,10 @@ class SshSessionCore : public std::enable_shared_from_this<SshSessionCore> {
   void throw_if_dead() const;
   bool dead() const { return dead_; }
 
+  // A channel's own wake-up timer, cancelled as well when the connection dies or is shut down.
+  void attach_waiter(asio::steady_timer& timer) { channel_waiters_.push_back(&timer); }
+  void detach_waiter(asio::steady_timer& timer) { std::erase(channel_waiters_, &timer); }
+
   void shutdown();
 
  private:
@@ -57,12 +68,14 @@ class SshSessionCore : public std::enable_shared_from_this<SshSessionCore> {
   asio::awaitable<void> drive(std::shared_ptr<SshSessionCore> keep_alive);
   asio::awaitable<void> flush(std::shared_ptr<SshSessionCore> keep_alive);
   void die(std::string reason);
+  void wake_everyone();
 
   Strand strand_;
   SshSessionPtr session_;
   SshEventPtr event_;
   asio::posix::stream_descriptor socket_;
   asio::steady_timer signal_;
+  std::vector<asio::steady_timer*> channel_waiters_;
   ssh_counter_struct received_{};
   ssh_counter_struct sent_{};
   std::uint64_t seen_packets_ = 0;
@@ -72,6 +85,7 @@ class SshSessionCore : public std::enable_shared_from_this<SshSessionCore> {
   bool stopped_ = false;
   std::string death_reason_;
   std::string name_;
+  std::thread::id loop_thread_;
 };
 
 }  // namespace kdap::node

@@ -9,7 +9,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 import harness
 from dap_client import DapClient
@@ -76,7 +76,7 @@ class StaticPodNode:
     """A node as kubeadm lays it out: a manifest dir watched by the kubelet (stand-in), the fake component
     as kube-scheduler, and a kdap state dir. Optionally served by a real sshd on loopback."""
 
-    def __init__(self, test, fixtures: harness.Fixtures, ssh: bool):
+    def __init__(self, test, fixtures: harness.Fixtures, ssh: bool, sshd_config: Iterable[str] = ()):
         self.test = test
         self.fx = fixtures
         self.tmp = tempfile.mkdtemp(prefix="kdap-e2e-")
@@ -86,7 +86,7 @@ class StaticPodNode:
         self.port = harness.free_port()
         self.ssh: Optional[harness.SshServer] = None
         if ssh:
-            self.ssh = harness.SshServer()
+            self.ssh = harness.SshServer(extra_config=sshd_config)
             self.ssh.__enter__()
             test.addCleanup(self.ssh.stop)
         self.kubelet = harness.KubeletStandin(fixtures.standin)

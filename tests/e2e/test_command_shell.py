@@ -5,9 +5,12 @@ Run: cd tests/e2e && python3 -m unittest -v test_command_shell"""
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import unittest
+from pathlib import Path
 
 import harness
 
@@ -141,6 +144,22 @@ class PreparedProcessTest(unittest.TestCase):
                 node.close()
             # the unused spare ends with the connection, and runs nothing
             harness.wait_until(lambda: not self._spare_shells(), 15, "the spare shell to end")
+
+    def test_a_process_started_while_its_prepared_channel_starts_waits_for_it(self):
+        """A new channel would start a login shell from scratch, never sooner than the prepared one."""
+        home = tempfile.mkdtemp(prefix="kdap-slow-login-")
+        self.addCleanup(shutil.rmtree, home, True)
+        Path(home, ".bashrc").write_text("sleep 1\n")  # a login shell with slow rc files
+        with harness.SshServer(extra_config=[f"SetEnv HOME={home}"]) as ssh:
+            node = NodeRunner(ssh, prepare=1)
+            try:
+                # at once: the prepared channel's login shell is still in its rc file
+                answer = node.run("""x=$(tr '\\0' ' ' </proc/$$/cmdline); case "$x" in """
+                                  """*"kdap-spare-"ready*) echo prepared;; *) echo new;; esac""", start=True)
+                self.assertEqual(answer.get("status"), 0, answer)
+                self.assertEqual(answer["out"], "prepared\n")
+            finally:
+                node.close()
 
     @staticmethod
     def _spare_shells() -> list[int]:
