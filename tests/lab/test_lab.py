@@ -84,12 +84,16 @@ class Session:
         self.client = spawn_kdap(test, self.tmp, "kdap", env)
         initialize(self.client)
 
-    def launch(self, args: dict, set_breakpoints: Callable[[], None], timeout: float = 600) -> None:
+    @staticmethod
+    def launch_arguments(args: dict) -> dict:
+        """`args` on the lab node over SSH, with time limits for debug builds on 2 cores."""
         ssh = LAB.ssh
-        launch = {"host": f"root@{ssh.host}:{ssh.port}", "identityFile": ssh.identity_file,
-                  "knownHostsFile": ssh.known_hosts_file, "stopTimeout": 180, "startTimeout": 300,
-                  "dlvTimeout": 300, **args}
-        seq = self.client.send({"type": "request", "command": "launch", "arguments": launch})
+        return {"host": f"root@{ssh.host}:{ssh.port}", "identityFile": ssh.identity_file,
+                "knownHostsFile": ssh.known_hosts_file, "stopTimeout": 180, "startTimeout": 300,
+                "dlvTimeout": 300, **args}
+
+    def launch(self, args: dict, set_breakpoints: Callable[[], None], timeout: float = 600) -> None:
+        seq = self.client.send({"type": "request", "command": "launch", "arguments": self.launch_arguments(args)})
         self.client.wait_event("initialized", timeout=timeout)
         set_breakpoints()
         self.client.request_ok("configurationDone", timeout=60)
@@ -395,6 +399,121 @@ class DaemonSetTest(unittest.TestCase):
         self.assertEqual(debuggee_pids(program), [])
         self.assertTrue(node_clean(), os.listdir(LAB.state_dir))
         self.assertFalse((LAB.state_dir / "daemonset" / "kube-system" / "kube-proxy").exists())
+
+
+# An admission policy that refuses any DaemonSet carrying kdap's annotation: the API server then refuses kdap's
+# park patch, as it would for a user whose RBAC or policies forbid it.
+REFUSE_PARK = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: kdap-lab-refuse-park}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [UPDATE], resources: [daemonsets]}
+  validations:
+  - expression: "!has(object.metadata.annotations) || !('kdap/parked-on-node' in object.metadata.annotations)"
+    message: the lab refuses to park this DaemonSet
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: kdap-lab-refuse-park}
+spec:
+  policyName: kdap-lab-refuse-park
+  validationActions: [Deny]
+"""
+
+
+def kube_proxy_ds() -> dict:
+    return LAB.kubectl_json("-n", "kube-system", "get", "ds", "kube-proxy")
+
+
+def kdap_annotation(ds: dict) -> Optional[str]:
+    return (ds["metadata"].get("annotations") or {}).get("kdap/parked-on-node")
+
+
+class DaemonSetFailureTest(unittest.TestCase):
+    """The DaemonSet's ways out other than a disconnect: a park the API server refuses, and kdap killed while the
+    DaemonSet is kept off the node, with and without an operator having put it back by hand first."""
+
+    def setUp(self):
+        self.addCleanup(LAB.wait_control_plane, timeout=300)
+        self.before = kube_proxy_ds()
+        self.pod, self.pid = LAB.wait_kube_proxy(timeout=120)
+        self.program = LAB.program("kube-proxy")
+        self.files = LAB.state_dir / "daemonset" / "kube-system" / "kube-proxy"
+
+    def assert_node_as_before(self, same_pod: bool) -> None:
+        after = kube_proxy_ds()
+        self.assertEqual(daemonset_spec(after), daemonset_spec(self.before))
+        self.assertIsNone(kdap_annotation(after))
+        pod, pid = LAB.wait_kube_proxy(timeout=180)
+        if same_pod:
+            self.assertEqual((pod, pid), (self.pod, self.pid))
+        harness.wait_until(lambda: not dlv_pids(), 60, "dlv to be gone")
+        self.assertEqual(debuggee_pids(self.program), [])
+        harness.wait_until(node_clean, 60, "the node's session state to be gone")
+        self.assertFalse(self.files.exists())
+
+    def parked_session(self, name: str) -> Session:
+        s = Session(self, name)
+        s.launch({"target": "daemonset/kube-proxy", "program": self.program}, lambda: None)
+        self.assertEqual(kdap_annotation(kube_proxy_ds()), NODE)
+        harness.wait_until(lambda: debuggee_pids(self.program), 60, "kube-proxy under dlv")
+        return s
+
+    def kill_kdap(self, s: Session) -> None:
+        """SIGKILL: no disconnect, no restore by kdap; the SSH connection ends and the node's guard takes over."""
+        s.client.proc.kill()
+        s.client.proc.wait(timeout=30)
+
+    def test_5_refused_park_changes_nothing(self):
+        LAB.kubectl("apply", "-f", "-", stdin=REFUSE_PARK)
+        self.addCleanup(LAB.kubectl, "delete", "validatingadmissionpolicybinding/kdap-lab-refuse-park",
+                        "validatingadmissionpolicy/kdap-lab-refuse-park", "--ignore-not-found", check=False)
+
+        def refused() -> bool:  # the policy counts once the API server has loaded it
+            r = LAB.kubectl("-n", "kube-system", "patch", "ds", "kube-proxy", "--dry-run=server", "--type=merge",
+                            "-p", '{"metadata":{"annotations":{"kdap/parked-on-node":"probe"}}}', check=False)
+            return r.returncode != 0 and "refuses to park" in r.stderr
+        harness.wait_until(refused, 60, "the admission policy to take effect", interval=0.5)
+
+        s = Session(self, "kube-proxy-refused")
+        seq = s.client.send({"type": "request", "command": "launch", "arguments": s.launch_arguments(
+            {"target": "daemonset/kube-proxy", "program": self.program})})
+        answer = s.client.wait_response(seq, timeout=300)
+        self.assertFalse(answer["success"], answer)
+        error = answer["body"]["error"]
+        self.assertTrue(error.get("showUser"), answer)
+        self.assertIn("could not patch daemonset kube-system/kube-proxy", error["format"])
+        self.assertIn("the lab refuses to park this DaemonSet", error["format"])  # the API server's reason
+        self.assert_node_as_before(same_pod=True)
+        s.disconnect()
+
+    def test_6_guard_restores_when_kdap_is_killed(self):
+        s = self.parked_session("kube-proxy-killed")
+        self.kill_kdap(s)
+        harness.wait_until(lambda: kdap_annotation(kube_proxy_ds()) is None, 120,
+                           "the guard to patch the DaemonSet back", interval=1)
+        self.assert_node_as_before(same_pod=False)
+
+    def test_7_guard_leaves_a_daemonset_put_back_by_hand(self):
+        s = self.parked_session("kube-proxy-by-hand")
+        # an operator puts the DaemonSet back as it was, spec and annotations, while the session runs
+        by_hand = json.loads(json.dumps(self.before))
+        for key in ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp"):
+            by_hand["metadata"].pop(key, None)
+        by_hand.pop("status", None)
+        LAB.kubectl("replace", "-f", "-", stdin=json.dumps(by_hand))
+        put_back = kube_proxy_ds()
+        self.kill_kdap(s)
+        # The guard's undo must see that kdap's annotation is gone and patch nothing: its patch would fail its
+        # own tests on this DaemonSet, and the guard would keep retrying instead of ending the session.
+        harness.wait_until(node_clean, 120, "the guard to end the session", interval=1)
+        after = kube_proxy_ds()
+        self.assertEqual(after["metadata"]["generation"], put_back["metadata"]["generation"])
+        self.assert_node_as_before(same_pod=False)
 
 
 class ZzClusterHealthTest(unittest.TestCase):
