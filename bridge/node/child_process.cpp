@@ -60,6 +60,27 @@ ChildProcess::ChildProcess(const boost::asio::any_io_executor& ex, const std::ve
   if (in.write_end >= 0) stdin_.assign(in.write_end);
   stdout_.assign(out.read_end);
   stderr_.assign(err.read_end);
+  watch_exit();
+}
+
+ChildProcess::ChildProcess(const boost::asio::any_io_executor& ex, const std::vector<std::string>& argv,
+                           int stdio)
+    : stdin_(ex), stdout_(ex), stderr_(ex), pidfd_(ex) {
+  Pipe err = make_pipe();
+  pid_ = ::fork();
+  if (pid_ < 0) {
+    int failure = errno;
+    ::close(stdio);
+    throw std::system_error(failure, std::generic_category(), "fork");
+  }
+  if (pid_ == 0) exec_child(argv, stdio, stdio, err.write_end);
+  ::close(stdio);
+  ::close(err.write_end);
+  stderr_.assign(err.read_end);
+  watch_exit();
+}
+
+void ChildProcess::watch_exit() {
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
   if (pidfd < 0) throw std::system_error(errno, std::generic_category(), "pidfd_open");
   pidfd_.assign(pidfd);

@@ -20,6 +20,9 @@ class ChildProcess {
  public:
   // Starts argv[0] (looked up in PATH) with stdin from a pipe when `with_stdin`, else /dev/null.
   ChildProcess(const boost::asio::any_io_executor& ex, const std::vector<std::string>& argv, bool with_stdin);
+  // Starts argv[0] with its stdin and stdout on `stdio` (a socket, whose descriptor this takes over and
+  // closes in kdap) and its stderr on a pipe; read_some(false, …) then reads nothing.
+  ChildProcess(const boost::asio::any_io_executor& ex, const std::vector<std::string>& argv, int stdio);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -35,6 +38,7 @@ class ChildProcess {
   void close_pipes();
 
  private:
+  void watch_exit();
   pid_t pid_ = -1;
   std::optional<int> status_;
   boost::asio::posix::stream_descriptor stdin_, stdout_, stderr_, pidfd_;

@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "bridge/node/proxy_command.h"
 #include "bridge/node/shell.h"
 #include "bridge/node/ssh_channel.h"
 #include "bridge/node/ssh_destination.h"
@@ -206,6 +207,18 @@ asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect(asio::any_io_executor
   ssh_string_free_char(user_raw);
   std::string who = user + "@" + hostname + ":" + std::to_string(port);
 
+  char* proxy_raw = nullptr;
+  std::string proxy_template;
+  if (ssh_options_get(s, SSH_OPTIONS_PROXYCOMMAND, &proxy_raw) == SSH_OK && proxy_raw)
+    proxy_template = proxy_raw;
+  ssh_string_free_char(proxy_raw);
+  if (!proxy_template.empty() && proxy_template != "none") {
+    auto command = expand_proxy_command(proxy_template, {hostname, std::to_string(port), user, dest.host});
+    co_return co_await connect_over(ex, std::move(session), options,
+                                    std::make_shared<ProxyCommand>(ex, command), hostname, port, known_hosts,
+                                    who);
+  }
+
   asio::ip::tcp::socket socket(ex);
   auto dial = [&]() -> asio::awaitable<void> {
     asio::ip::tcp::resolver resolver(ex);
@@ -225,7 +238,15 @@ asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect(asio::any_io_executor
     throw NodeError(std::string(e.what()) + ". Check that the node is up and reachable from here.");
   }
   socket.set_option(asio::ip::tcp::no_delay(true));
-  int fd = socket.release();
+  co_return co_await connect_over(ex, std::move(session), options, socket.release(), hostname, port,
+                                  known_hosts, who);
+}
+
+asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect_over(asio::any_io_executor ex,
+                                                                SshSessionPtr session, SshOptions options,
+                                                                int fd, std::string hostname, unsigned port,
+                                                                std::string known_hosts, std::string who) {
+  ssh_session s = session.get();
   ssh_options_set(s, SSH_OPTIONS_FD, &fd);
   ssh_set_blocking(s, 0);
   auto core = std::make_shared<SshSessionCore>(ex, std::move(session), fd, who);
@@ -241,6 +262,29 @@ asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect(asio::any_io_executor
   core->start_driver();
   spdlog::info("ssh: connected to {}", who);
   co_return std::unique_ptr<SshNode>(new SshNode(ex, std::move(core)));
+}
+
+asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect_over(asio::any_io_executor ex,
+                                                                SshSessionPtr session, SshOptions options,
+                                                                std::shared_ptr<ProxyCommand> proxy,
+                                                                std::string hostname, unsigned port,
+                                                                std::string known_hosts, std::string who) {
+  // libssh would otherwise run the ProxyCommand itself, blocking, and outside kdap's event loop.
+  ssh_options_set(session.get(), SSH_OPTIONS_PROXYCOMMAND, "none");
+  std::string failure;
+  try {
+    auto node =
+        co_await connect_over(ex, std::move(session), options, proxy->take_descriptor(), hostname, port,
+                              known_hosts, who + " (through the ProxyCommand `" + proxy->command() + "`)");
+    node->core_->keep_until_closed(proxy);
+    co_return node;
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  // Its stderr usually says why: the jump host refused, the name did not resolve.
+  std::string said = co_await proxy->last_words(std::chrono::milliseconds(500));
+  throw NodeError(failure + (said.empty() ? std::string() : "\nThe ProxyCommand said: " + said) +
+                  "\nCheck the ProxyCommand or ProxyJump for this host in your SSH configuration.");
 }
 
 namespace {

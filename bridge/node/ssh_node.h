@@ -19,6 +19,8 @@ struct SshOptions {
   Duration connect_timeout = std::chrono::seconds(15);
 };
 
+class ProxyCommand;
+
 class SshNode final : public Node {
  public:
   // Connects, verifies the host key and authenticates. Throws NodeError with a message that names the fix.
@@ -35,6 +37,16 @@ class SshNode final : public Node {
 
  private:
   SshNode(asio::any_io_executor ex, std::shared_ptr<SshSessionCore> core);
+  // The handshake and authentication over a connected descriptor: a TCP connection, or a ProxyCommand's.
+  static asio::awaitable<std::unique_ptr<SshNode>> connect_over(asio::any_io_executor ex,
+                                                                SshSessionPtr session, SshOptions options,
+                                                                int fd, std::string hostname, unsigned port,
+                                                                std::string known_hosts, std::string who);
+  static asio::awaitable<std::unique_ptr<SshNode>> connect_over(asio::any_io_executor ex,
+                                                                SshSessionPtr session, SshOptions options,
+                                                                std::shared_ptr<ProxyCommand> proxy,
+                                                                std::string hostname, unsigned port,
+                                                                std::string known_hosts, std::string who);
   asio::any_io_executor ex_;
   std::shared_ptr<SshSessionCore> core_;
   std::shared_ptr<CommandShell> shell_;  // used on the core's strand only

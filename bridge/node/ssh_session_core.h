@@ -61,6 +61,8 @@ class SshSessionCore : public std::enable_shared_from_this<SshSessionCore> {
   void detach_waiter(asio::steady_timer& timer) { std::erase(channel_waiters_, &timer); }
 
   void shutdown();
+  // Something that lives exactly as long as the connection, as the ProxyCommand it runs over.
+  void keep_until_closed(std::shared_ptr<void> companion) { companion_ = std::move(companion); }
 
  private:
   std::size_t readable_bytes();  // bytes waiting in the socket's receive queue
@@ -71,6 +73,7 @@ class SshSessionCore : public std::enable_shared_from_this<SshSessionCore> {
   void wake_everyone();
 
   Strand strand_;
+  std::shared_ptr<void> companion_;  // destroyed after the session, which closes the descriptor it runs over
   SshSessionPtr session_;
   SshEventPtr event_;
   asio::posix::stream_descriptor socket_;

@@ -3,6 +3,7 @@ other than the editor ends it (dlv dies, kdap gets SIGTERM). Real sshd, real dlv
 Run: cd tests/e2e && python3 -m unittest -v test_ssh_and_faults"""
 
 import os
+import shlex
 import signal
 import subprocess
 import unittest
@@ -41,6 +42,46 @@ class SshAccessTest(unittest.TestCase):
         client = node.spawn_kdap(env=dict(os.environ, HOME=node.tmp))  # no default keys, no agent
         session_without_identity_file(self, node, client, host="demo-node", sshConfigFile=str(config))
         self.assertIn(f"ssh: connected to {node.ssh.user}@127.0.0.1:{node.ssh.port}", node.kdap_log())
+
+    def test_proxy_command_through_a_jump_host(self):
+        """A ProxyCommand (here `ssh -W` through a second sshd, what ProxyJump becomes) carries the connection; the
+        node's host key and the login are still checked by kdap, against the node."""
+        node = StaticPodNode(self, FX, ssh=True)
+        jump = harness.SshServer()
+        jump.__enter__()
+        self.addCleanup(jump.stop)
+        argv = harness.strict_ssh_argv(jump)
+        proxy = shlex.join(argv[:-1] + ["-o", "BatchMode=yes", "-W", "%h:%p", argv[-1]])
+        config = Path(node.tmp, "ssh_config")
+        config.write_text(f"Host behind-jump\n  HostName 127.0.0.1\n  Port {node.ssh.port}\n  User {node.ssh.user}\n"
+                          f"  IdentityFile {node.ssh.identity_file}\n  ProxyCommand {proxy}\n")
+        client = node.spawn_kdap(env=dict(os.environ, HOME=node.tmp))
+        session_without_identity_file(self, node, client, host="behind-jump", sshConfigFile=str(config))
+        self.assertIn("through the ProxyCommand `ssh ", node.kdap_log())
+        self.assertIn("Accepted publickey", jump.log_text())  # the jump host carried it: kdap never dials it itself
+
+    def test_proxy_command_that_fails_says_why(self):
+        node = StaticPodNode(self, FX, ssh=True)
+        script = Path(node.tmp, "proxy.sh")
+        script.write_text("#!/bin/sh\necho \"ssh: Could not resolve hostname jump.example: Name or service not "
+                          "known\" >&2\nexit 255\n")
+        script.chmod(0o755)
+        config = Path(node.tmp, "ssh_config")
+        config.write_text(f"Host behind-jump\n  HostName 127.0.0.1\n  Port {node.ssh.port}\n"
+                          f"  ProxyCommand {script} %h %p\n")
+        client = node.spawn_kdap(env=dict(os.environ, HOME=node.tmp))
+        initialize(client)
+        response = client.request("launch", node.launch_args(host="behind-jump", sshConfigFile=str(config)),
+                                  timeout=60)
+        self.assertFalse(response["success"], response)
+        error = response["body"]["error"]
+        self.assertTrue(error.get("showUser"), response)
+        self.assertIn(f"ProxyCommand `{script} 127.0.0.1 {node.ssh.port}`", error["format"])
+        self.assertIn("Could not resolve hostname jump.example", error["format"])  # the proxy's own words
+        self.assertIn("Check the ProxyCommand or ProxyJump", error["format"])
+        client.request_ok("disconnect", timeout=30)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        node.assert_untouched()
 
     def test_key_from_ssh_agent(self):
         node = StaticPodNode(self, FX, ssh=True)

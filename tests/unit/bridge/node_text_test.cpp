@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <string>
 
+#include "bridge/node/node.h"
 #include "bridge/node/process_table.h"
+#include "bridge/node/proxy_command.h"
 #include "bridge/node/shell.h"
 #include "bridge/node/ssh_destination.h"
 
@@ -60,6 +62,27 @@ TEST(ProcessTable, ParsesGrepDumpWithExactArgumentBoundaries) {
   EXPECT_EQ(procs[0].argv, (std::vector<std::string>{"sh", "", "x:y"}));
   EXPECT_EQ(procs[1].pid, 12);
   EXPECT_EQ(procs[1].argv, (std::vector<std::string>{"kube-scheduler", "--v=2", "a b"}));
+}
+
+TEST(ProxyCommandTokens, ExpandsAsOpenSshDoes) {
+  ProxyTokens t{"10.0.0.5", "2222", "root", "worker-1"};
+  // libssh's form of `ProxyJump bob@jump:2200`
+  EXPECT_EQ(expand_proxy_command("ssh -l bob -p 2200 -W '[%h]:%p' jump", t),
+            "ssh -l bob -p 2200 -W '[10.0.0.5]:2222' jump");
+  EXPECT_EQ(expand_proxy_command("connect %r@%n 100%% %h%p", t), "connect root@worker-1 100% 10.0.0.52222");
+  EXPECT_EQ(expand_proxy_command("no tokens", t), "no tokens");
+}
+
+TEST(ProxyCommandTokens, UnknownOrDanglingTokenIsAnError) {
+  ProxyTokens t{"h", "22", "u", "n"};
+  EXPECT_THROW(expand_proxy_command("nc %d %p", t), NodeError);
+  EXPECT_THROW(expand_proxy_command("nc %h %", t), NodeError);
+  try {
+    expand_proxy_command("nc %C", t);
+    ADD_FAILURE() << "an unknown token was accepted";
+  } catch (const NodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("%C"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
