@@ -1,25 +1,12 @@
 #include "bridge/node/command_shell.h"
 
 #include <charconv>
-#include <random>
 
 #include <spdlog/spdlog.h>
 
 #include "bridge/node/shell.h"
 
 namespace kdap::node {
-namespace {
-
-std::string random_token() {
-  std::random_device device;
-  std::uniform_int_distribution<std::uint64_t> any;
-  std::uint64_t value = any(device);
-  char text[17];
-  auto end = std::to_chars(text, text + 16, value, 16).ptr;
-  return std::string(text, end);
-}
-
-}  // namespace
 
 CommandShell::CommandShell(std::shared_ptr<SshSessionCore> core) : core_(std::move(core)) {}
 

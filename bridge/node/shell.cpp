@@ -1,5 +1,9 @@
 #include "bridge/node/shell.h"
 
+#include <charconv>
+#include <cstdint>
+#include <random>
+
 namespace kdap::node {
 
 std::string shell_quote(std::string_view word) {
@@ -32,6 +36,15 @@ std::string shell_join(const std::vector<std::string>& words) {
     joined += shell_quote(w);
   }
   return joined;
+}
+
+std::string random_token() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint64_t> any;
+  std::uint64_t value = any(device);
+  char text[17];
+  auto end = std::to_chars(text, text + 16, value, 16).ptr;
+  return std::string(text, end);
 }
 
 }  // namespace kdap::node

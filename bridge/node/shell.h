@@ -10,5 +10,8 @@ namespace kdap::node {
 // POSIX single-quoting: safe for any byte sequence without NUL.
 std::string shell_quote(std::string_view word);
 std::string shell_join(const std::vector<std::string>& words);
+// 16 hex digits from the system's random source: markers and delimiters that a command's own text or output
+// cannot contain by chance.
+std::string random_token();
 
 }  // namespace kdap::node

@@ -29,7 +29,11 @@ namespace kdap::node {
 struct SpareChannels {
   explicit SpareChannels(const asio::any_io_executor& ex)
       : changed(ex, asio::steady_timer::time_point::max()) {}
-  std::deque<std::unique_ptr<SshChannel>> ready;
+  struct Spare {
+    std::unique_ptr<SshChannel> channel;
+    std::string go;  // the line that ends the command it is given: random, so no command line can be it
+  };
+  std::deque<Spare> ready;
   int starting = 0;            // spares whose login shell has not answered yet
   asio::steady_timer changed;  // cancelled whenever a spare becomes ready or gives up
   void settled() {
@@ -409,17 +413,14 @@ asio::awaitable<CommandResult> run_on_strand(std::shared_ptr<SshSessionCore> cor
   co_return result;
 }
 
-constexpr std::string_view kGo = "KDAP-GO";
-
 constexpr std::string_view kSpareReady = "kdap-spare-ready\n";
 
 // A spare channel's command: the login shell starts now, and the command it runs arrives later on stdin,
-// ended by a KDAP-GO line. Without that line (kdap closed the spare) nothing runs.
-std::string spare_bootstrap() {
+// ended by the line `go`. Without that line (kdap closed the spare) nothing runs.
+std::string spare_bootstrap(const std::string& go) {
   std::string script = "printf '" + std::string(kSpareReady.substr(0, kSpareReady.size() - 1)) + "\\n'; " +
-                       std::string("c=; while IFS= read -r l; do [ \"$l\" = ") + std::string(kGo) +
-                       " ] && break; c=\"$c$l\n\"; done; [ \"$l\" = " + std::string(kGo) +
-                       " ] && eval \"$c\"";
+                       "c=; while IFS= read -r l; do [ \"$l\" = " + go + " ] && break; c=\"$c$l\n\"; done; " +
+                       "[ \"$l\" = " + go + " ] && eval \"$c\"";
   return "exec /bin/sh -c " + shell_quote(script);
 }
 
@@ -431,7 +432,8 @@ asio::awaitable<void> add_spares(std::shared_ptr<SshSessionCore> core, std::shar
   try {
     for (; i < count; ++i) {
       auto channel = std::make_unique<SshChannel>(core);
-      co_await channel->open_exec(spare_bootstrap());
+      std::string go = "KDAP-GO-" + random_token();
+      co_await channel->open_exec(spare_bootstrap(go));
       std::string seen;
       char buffer[64];
       while (seen.size() < kSpareReady.size()) {
@@ -441,7 +443,7 @@ asio::awaitable<void> add_spares(std::shared_ptr<SshSessionCore> core, std::shar
         seen.append(buffer, n);
       }
       if (seen != kSpareReady) throw NodeError("the spare channel's shell printed " + seen);
-      spares->ready.push_back(std::move(channel));
+      spares->ready.push_back({std::move(channel), std::move(go)});
       spares->settled();
       spdlog::debug("ssh {}: a prepared channel is ready", core->name());
     }
@@ -463,9 +465,10 @@ asio::awaitable<std::unique_ptr<RemoteProcess>> start_on_strand(std::shared_ptr<
   }
   std::unique_ptr<SshChannel> channel;
   if (!spares->ready.empty()) {
-    channel = std::move(spares->ready.front());
+    auto spare = std::move(spares->ready.front());
     spares->ready.pop_front();
-    co_await channel->write_all(command + "\n" + std::string(kGo) + "\n");
+    channel = std::move(spare.channel);
+    co_await channel->write_all(command + "\n" + spare.go + "\n");
   } else {
     channel = std::make_unique<SshChannel>(core);
     co_await channel->open_exec(command);

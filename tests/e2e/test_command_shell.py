@@ -161,6 +161,17 @@ class PreparedProcessTest(unittest.TestCase):
             finally:
                 node.close()
 
+    def test_a_prepared_channel_runs_any_command_text_whole(self):
+        """The line that hands a prepared channel its command is random: no line of the command can end it."""
+        with harness.SshServer() as ssh:
+            node = NodeRunner(ssh, prepare=1)
+            try:
+                answer = node.run("cat <<'EOF'\nKDAP-GO\nkdap-spare-ready\nEOF\necho done", start=True)
+                self.assertEqual(answer.get("status"), 0, answer)
+                self.assertEqual(answer["out"], "KDAP-GO\nkdap-spare-ready\ndone\n")
+            finally:
+                node.close()
+
     @staticmethod
     def _spare_shells() -> list[int]:
         return [p for p in harness.all_pids()
