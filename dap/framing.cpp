@@ -1,5 +1,7 @@
 #include "dap/framing.h"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cstdint>
 
@@ -65,22 +67,55 @@ std::string http_hint(std::string_view line) {
 
 }  // namespace
 
+namespace {
+// Bodies from this size on that arrive in pieces are collected in a string of their own (see body_).
+constexpr std::size_t kBodyOfItsOwn = 64 * 1024;
+}  // namespace
+
 FrameParser::FrameParser(std::size_t max_body) : max_body_(max_body) {}
 
 void FrameParser::feed(std::string_view bytes) {
   if (failed_ || bytes.empty()) return;
+  if (in_body_) {
+    const std::size_t take = std::min(bytes.size(), *content_length_ - body_.size());
+    body_.append(bytes.substr(0, take));
+    bytes.remove_prefix(take);
+    if (bytes.empty()) return;
+  }
   compact();
   buffer_.append(bytes);
 }
 
 std::optional<std::string> FrameParser::next() {
   if (failed_) throw FramingError(error_);
+  if (in_body_) {
+    if (body_.size() < *content_length_) return std::nullopt;
+    return take_body();
+  }
   if (!header_done_ && !parse_header_lines()) return std::nullopt;
   const std::size_t length = *content_length_;
-  if (buffered() < length) return std::nullopt;
+  const std::size_t have = buffer_.size() - offset_;
+  if (have < length) {
+    if (length >= kBodyOfItsOwn) {
+      body_.reserve(length);
+      body_.append(buffer_, offset_, have);
+      offset_ = line_start_ = scan_from_ = buffer_.size();
+      in_body_ = true;
+    }
+    return std::nullopt;
+  }
   std::string body(buffer_, offset_, length);
   offset_ += length;
   line_start_ = scan_from_ = offset_;
+  content_length_.reset();
+  header_done_ = false;
+  return body;
+}
+
+std::string FrameParser::take_body() {
+  std::string body = std::move(body_);
+  body_ = std::string();
+  in_body_ = false;
   content_length_.reset();
   header_done_ = false;
   return body;
@@ -156,6 +191,8 @@ void FrameParser::fail(std::string message) {
   error_ = std::move(message);
   // The bytes can never be parsed now; do not keep up to max_body of them alive.
   buffer_ = std::string();
+  body_ = std::string();
+  in_body_ = false;
   offset_ = line_start_ = scan_from_ = 0;
   throw FramingError(error_);
 }

@@ -32,7 +32,7 @@ class FrameParser {
 
   void feed(std::string_view bytes);
   std::optional<std::string> next();
-  std::size_t buffered() const { return buffer_.size() - offset_; }
+  std::size_t buffered() const { return buffer_.size() - offset_ + body_.size(); }
   bool failed() const { return failed_; }
 
  private:
@@ -41,9 +41,14 @@ class FrameParser {
   void parse_header_line(std::string_view line);
   [[noreturn]] void fail(std::string message);
   void compact();
+  std::string take_body();
 
   std::size_t max_body_;
   std::string buffer_;
+  // A large body that had not fully arrived when its header was parsed is collected here, in a string of its
+  // final size, and handed out as it is: one copy of its bytes instead of a growing buffer and a copy out.
+  std::string body_;
+  bool in_body_ = false;
   std::size_t offset_ = 0;      // first byte not yet consumed
   std::size_t line_start_ = 0;  // start of the header line being parsed (absolute index into buffer_)
   std::size_t scan_from_ = 0;   // where to resume looking for '\n', so single-byte feeds stay linear

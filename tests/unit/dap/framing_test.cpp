@@ -1,5 +1,7 @@
 #include "dap/framing.h"
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -118,6 +120,46 @@ TEST(FrameParser, OneMebibyteBody) {
   // Transport-sized reads.
   for (std::size_t i = 0; i < input.size(); i += 65536) parser.feed(std::string_view(input).substr(i, 65536));
   EXPECT_EQ(take_all(parser), (Bodies{body, "{}"}));
+}
+
+// As MessageReader drives it: next() after every read, so a large body is seen before it is complete.
+TEST(FrameParser, LargeBodyArrivingInPiecesComesOutWholeWithWhatFollows) {
+  std::string big = "{\"x\":\"";
+  for (int i = 0; big.size() < 300 * 1024; ++i) big += static_cast<char>('a' + i % 26);
+  big += "\"}";
+  const std::string input =
+      frame(R"({"seq":1})") + frame(big) + frame(R"({"seq":3})") + frame(R"({"seq":4})");
+  const std::size_t sizes[] = {1, 7, 4096, 65536, 13, 100000, 3};
+  for (std::size_t split = 0; split < 4; ++split) {
+    FrameParser parser;
+    Bodies out;
+    std::size_t at = 0;
+    for (std::size_t i = split; at < input.size(); ++i) {
+      const std::size_t n = std::min(sizes[i % std::size(sizes)], input.size() - at);
+      parser.feed(std::string_view(input).substr(at, n));
+      at += n;
+      while (auto body = parser.next()) out.push_back(std::move(*body));
+      EXPECT_LE(parser.buffered(), input.size());
+    }
+    EXPECT_EQ(out, (Bodies{R"({"seq":1})", big, R"({"seq":3})", R"({"seq":4})"})) << "split " << split;
+    EXPECT_EQ(parser.buffered(), 0u);
+  }
+}
+
+TEST(FrameParser, CountsAPartLargeBodyAsBuffered) {
+  const std::string body = "{\"x\":\"" + std::string(200 * 1024, 'y') + "\"}";
+  const std::string input = frame(body);
+  FrameParser parser;
+  parser.feed(std::string_view(input).substr(0, 70000));
+  EXPECT_EQ(parser.next(), std::nullopt);
+  const std::size_t header = input.size() - body.size();
+  EXPECT_EQ(parser.buffered(), 70000 - header);  // what MessageReader reports when the stream ends here
+  parser.feed(std::string_view(input).substr(70000, 1000));
+  EXPECT_EQ(parser.next(), std::nullopt);
+  EXPECT_EQ(parser.buffered(), 71000 - header);
+  parser.feed(std::string_view(input).substr(71000));
+  EXPECT_EQ(parser.next(), body);
+  EXPECT_EQ(parser.buffered(), 0u);
 }
 
 TEST(FrameParser, ManyMessagesKeepTheBufferSmall) {
