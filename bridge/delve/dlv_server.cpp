@@ -96,7 +96,39 @@ asio::awaitable<std::unique_ptr<DlvServer>> DlvServer::start(node::Node& node, t
     throw DlvError(failure);
   }
   spdlog::info("dlv (pid {}) listens on 127.0.0.1:{} on the node", server->pid_, server->port_);
+  if (!plan.attach_pid) co_await server->note_launched();
   co_return server;
+}
+
+namespace {
+// A process's start time (field 22 of /proc/PID/stat, counted after the command name, which may hold spaces).
+std::string start_time_of(const std::string& pid_expression) {
+  return "$(sed 's/.*) //' /proc/" + pid_expression + "/stat 2>/dev/null | cut -d' ' -f20)";
+}
+}  // namespace
+
+asio::awaitable<void> DlvServer::note_launched() {
+  if (pid_ <= 0) co_return;
+  try {
+    auto r = co_await node_.run("for k in $(cat /proc/" + std::to_string(pid_) +
+                                    "/task/*/children 2>/dev/null); do echo \"$k:" + start_time_of("$k") +
+                                    "\"; done",
+                                std::chrono::seconds(15));
+    std::size_t pos = 0;
+    while (pos < r.out.size()) {
+      auto end = r.out.find('\n', pos);
+      std::string line = r.out.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+      auto colon = line.find(':');
+      if (colon != std::string::npos && colon > 0 && colon + 1 < line.size() &&
+          line.find_first_not_of("0123456789:") == std::string::npos) {
+        launched_.push_back(line);
+      }
+      if (end == std::string::npos) break;
+      pos = end + 1;
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("could not note the processes dlv (pid {}) launched: {}", pid_, e.what());
+  }
 }
 
 asio::awaitable<void> DlvServer::wait_listening() {
@@ -165,14 +197,21 @@ asio::awaitable<void> DlvServer::stop(node::Duration grace) {
   // A launched debuggee is dlv's child; both go. An attached process is not a child: SIGTERM makes dlv
   // detach from it, removing its breakpoints, and it runs on. The cmdline check guards against a reused pid.
   std::string pid = std::to_string(pid_);
+  std::string launched;
+  for (const auto& entry : launched_) launched += " " + entry;
+  // What dlv launched goes too, also once dlv is gone (killed, crashed): by pid and start time, never a
+  // process that merely reuses the pid.
+  std::string end_launched = "for e in" + launched + "; do k=${e%%:*}; [ \"" + start_time_of("$k") +
+                             "\" = \"${e#*:}\" ] && kill -KILL $k 2>/dev/null; done; ";
   std::string script =
-      "p=" + pid +
-      "; grep -qa -- --headless /proc/$p/cmdline 2>/dev/null || exit 0; "
+      "p=" + pid + "; if ! grep -qa -- --headless /proc/$p/cmdline 2>/dev/null; then " + end_launched +
+      "exit 0; fi; "
       "kids=$(cat /proc/$p/task/*/children 2>/dev/null); kill -TERM $p $kids 2>/dev/null; "
       "i=0; while [ -e /proc/$p ] && [ $i -lt " +
       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(grace).count() / 100) +
       " ]; do sleep 0.1; i=$((i+1)); done; "
-      "kill -KILL $p $kids 2>/dev/null; true";
+      "kill -KILL $p $kids 2>/dev/null; " +
+      end_launched + "true";
   try {
     co_await node_.run(script, grace + std::chrono::seconds(15));
   } catch (const std::exception& e) {

@@ -50,10 +50,16 @@ class DlvServer {
   void remember(std::string_view text);
   asio::awaitable<void> wait_listening();
 
+  asio::awaitable<void> note_launched();
+
   node::Node& node_;
   std::unique_ptr<node::RemoteProcess> process_;
   std::uint16_t port_ = 0;
   int pid_ = 0;
+  // The processes dlv launched, as "pid:start time" (the start time tells a reused pid apart): a debuggee in
+  // a group-stop stays stopped when dlv dies, holding the component's ports, and is no longer dlv's child
+  // then.
+  std::vector<std::string> launched_;
   std::string pending_stdout_;
   std::deque<std::string> tail_;
   bool exited_ = false;

@@ -123,6 +123,21 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(client.wait_exit(timeout=30), 0)
         client.assert_seq_strictly_increasing()
 
+    def test_dlv_killed_while_its_debuggee_is_stopped(self):
+        """A debuggee in a group-stop stays stopped when its tracer dies, keeping the component's ports: kdap ends
+        the one it launched."""
+        node = StaticPodNode(self, FX, ssh=True)
+        client = node.start_session()
+        [dlv] = dlv_pids()
+        [debuggee] = [p for p in harness.children(dlv) if harness.proc_cmdline(p)[0] == FX.component]
+        os.kill(debuggee, signal.SIGSTOP)
+        os.kill(dlv, signal.SIGKILL)
+        client.wait_event("terminated", timeout=60)
+        node.assert_restored()
+        harness.wait_until(lambda: not harness.pid_alive(debuggee), 15, "the stopped debuggee to be ended")
+        client.request_ok("disconnect", timeout=30)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+
     def test_sigterm_restores_then_exits(self):
         node = StaticPodNode(self, FX, ssh=True)
         client = node.start_session()
