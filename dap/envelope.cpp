@@ -178,9 +178,11 @@ std::optional<std::int64_t> parse_int(std::string_view token) {
 }
 
 // Calls on_member for every top-level member; returns false unless `s` is one JSON object (plus whitespace).
-// `open` receives the index of the opening brace, `members` the member count.
-template <class OnMember>
-bool scan_members(std::string_view s, std::size_t& open, std::size_t& members, OnMember&& on_member) {
+// `open` receives the index of the opening brace, `members` the member count. When stop_before(key) is true
+// the scan ends at that member, counted but not read, and the rest of `s` is not looked at.
+template <class OnMember, class StopBefore>
+bool scan_members(std::string_view s, std::size_t& open, std::size_t& members, OnMember&& on_member,
+                  StopBefore&& stop_before) {
   std::size_t i = 0;
   // A UTF-8 byte order mark is legal before JSON text (nlohmann accepts it); do not reject such a body.
   if (s.starts_with("\xEF\xBB\xBF")) i = 3;
@@ -198,6 +200,10 @@ bool scan_members(std::string_view s, std::size_t& open, std::size_t& members, O
       const std::size_t key_begin = i + 1;
       if (!skip_string(s, i)) return false;
       const std::string_view key = s.substr(key_begin, i - 1 - key_begin);
+      if (stop_before(key)) {
+        ++members;
+        return true;
+      }
       skip_ws(s, i);
       if (i >= s.size() || s[i] != ':') return false;
       ++i;
@@ -246,38 +252,52 @@ bool scan_members(std::string_view s, std::size_t& open, std::size_t& members, O
 
 }  // namespace
 
-std::optional<Envelope> scan_envelope(std::string_view body) {
+std::optional<Envelope> scan_envelope(std::string_view body, EnvelopeScope scope) {
   Envelope env;
   std::size_t open = 0;
   std::size_t members = 0;
-  const bool ok = scan_members(body, open, members, [&](const Member& m) {
-    const std::string_view value = body.substr(m.value_begin, m.value_end - m.value_begin);
-    const std::string_view string_value =
-        m.kind == Kind::kString ? value.substr(1, value.size() - 2) : std::string_view();
-    const auto number_value = m.kind == Kind::kNumber ? parse_int(value) : std::nullopt;
-    const auto remember_slot = [&](bool request_seq) {
-      if (env.slot_count == env.slots.size()) {
-        env.too_many_slots = true;
-        return;
-      }
-      env.slots[env.slot_count++] = Envelope::NumberSlot{m.value_begin, m.value_end, request_seq};
-    };
-    if (key_equals(m.raw_key, "type")) {
-      env.type = string_value;
-    } else if (key_equals(m.raw_key, "seq")) {
-      env.seq = number_value;
-      remember_slot(false);
-    } else if (key_equals(m.raw_key, "request_seq")) {
-      env.request_seq = number_value;
-      remember_slot(true);
-    } else if (key_equals(m.raw_key, "command")) {
-      env.command = string_value;
-    } else if (key_equals(m.raw_key, "event")) {
-      env.event = string_value;
-    } else if (key_equals(m.raw_key, "success")) {
-      env.success = m.kind == Kind::kTrue;
-    }
-  });
+  // Every field the relay routes and renumbers by is known once these are: nothing later can change them but
+  // a repeated key.
+  const auto routing_known = [&] {
+    if (!env.seq) return false;
+    if (env.type == "response") return env.request_seq && !env.command.empty();
+    if (env.type == "event") return !env.event.empty();
+    return env.type == "request" && !env.command.empty();
+  };
+  const auto stop_before = [&](std::string_view raw_key) {
+    return scope == EnvelopeScope::kUpToBody && key_equals(raw_key, "body") && routing_known();
+  };
+  const bool ok = scan_members(
+      body, open, members,
+      [&](const Member& m) {
+        const std::string_view value = body.substr(m.value_begin, m.value_end - m.value_begin);
+        const std::string_view string_value =
+            m.kind == Kind::kString ? value.substr(1, value.size() - 2) : std::string_view();
+        const auto number_value = m.kind == Kind::kNumber ? parse_int(value) : std::nullopt;
+        const auto remember_slot = [&](bool request_seq) {
+          if (env.slot_count == env.slots.size()) {
+            env.too_many_slots = true;
+            return;
+          }
+          env.slots[env.slot_count++] = Envelope::NumberSlot{m.value_begin, m.value_end, request_seq};
+        };
+        if (key_equals(m.raw_key, "type")) {
+          env.type = string_value;
+        } else if (key_equals(m.raw_key, "seq")) {
+          env.seq = number_value;
+          remember_slot(false);
+        } else if (key_equals(m.raw_key, "request_seq")) {
+          env.request_seq = number_value;
+          remember_slot(true);
+        } else if (key_equals(m.raw_key, "command")) {
+          env.command = string_value;
+        } else if (key_equals(m.raw_key, "event")) {
+          env.event = string_value;
+        } else if (key_equals(m.raw_key, "success")) {
+          env.success = m.kind == Kind::kTrue;
+        }
+      },
+      stop_before);
   if (!ok) return std::nullopt;
   env.open = open;
   env.members = members;
@@ -340,15 +360,18 @@ bool set_top_level_numbers(std::string& body, std::span<const NumberField> field
   std::vector<bool> seen(fields.size(), false);
   std::size_t open = 0;
   std::size_t members = 0;
-  const bool ok = scan_members(body, open, members, [&](const Member& m) {
-    for (std::size_t f = 0; f < fields.size(); ++f) {
-      if (key_equals(m.raw_key, fields[f].key)) {
-        seen[f] = true;
-        edits.push_back({m.value_begin, m.value_end, std::to_string(fields[f].value)});
-        break;
-      }
-    }
-  });
+  const bool ok = scan_members(
+      body, open, members,
+      [&](const Member& m) {
+        for (std::size_t f = 0; f < fields.size(); ++f) {
+          if (key_equals(m.raw_key, fields[f].key)) {
+            seen[f] = true;
+            edits.push_back({m.value_begin, m.value_end, std::to_string(fields[f].value)});
+            break;
+          }
+        }
+      },
+      [](std::string_view) { return false; });
   if (!ok) return false;
   apply_edits(body, edits, fields, seen, open, members);
   return true;

@@ -35,9 +35,18 @@ struct Envelope {
   bool too_many_slots = false;  // repeated keys beyond the slots: renumbering scans again
 };
 
+enum class EnvelopeScope {
+  kWhole,
+  // Stops at a top-level "body" once the routing fields have been read. For dlv's messages, whose encoder
+  // (go-dap's structs through encoding/json) writes "body" last and never repeats a key: a megabyte answer is
+  // then routed and renumbered without being looked at. Messages from an editor are always scanned whole.
+  kUpToBody,
+};
+
 // nullopt if `body` is not a JSON object. Only the top level is examined; nested values are skipped, not
-// validated. When a key repeats, the last occurrence wins (as in nlohmann::json and Go's encoding/json).
-std::optional<Envelope> scan_envelope(std::string_view body);
+// validated. When a key repeats, the last occurrence wins (as in nlohmann::json and Go's encoding/json),
+// among the members scanned.
+std::optional<Envelope> scan_envelope(std::string_view body, EnvelopeScope scope = EnvelopeScope::kWhole);
 
 struct NumberField {
   std::string_view key;  // plain key: no characters that need JSON escaping

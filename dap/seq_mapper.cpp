@@ -48,8 +48,8 @@ std::string string_at(const Json& object, const char* key) {
 
 // The scanner handles every JSON object, so the DOM path should never run; it exists so that a scanner gap
 // degrades into a slow message instead of a dropped one.
-std::optional<Fields> read_fields(std::string_view body) {
-  if (const auto env = scan_envelope(body)) {
+std::optional<Fields> read_fields(std::string_view body, EnvelopeScope scope) {
+  if (const auto env = scan_envelope(body, scope)) {
     return Fields{std::string(env->type),    env->seq,     env->request_seq,
                   std::string(env->command), std::nullopt, *env};
   }
@@ -92,7 +92,7 @@ std::int64_t SeqMapper::next_server_seq() {
 }
 
 void SeqMapper::client_to_server(std::string& body) {
-  auto fields = read_fields(body);
+  auto fields = read_fields(body, EnvelopeScope::kWhole);
   if (!fields) {
     spdlog::warn("dap: editor sent a message that is not a JSON object, forwarding as is: {}", excerpt(body));
     return;
@@ -119,7 +119,7 @@ void SeqMapper::client_to_server(std::string& body) {
 }
 
 Route SeqMapper::server_to_client(std::string& body) {
-  auto fields = read_fields(body);
+  auto fields = read_fields(body, EnvelopeScope::kUpToBody);
   if (!fields) {
     spdlog::warn("dap: dropping a message from dlv that is not a JSON object: {}", excerpt(body));
     return Route::kDrop;

@@ -18,6 +18,7 @@
 #include "bridge/node/proxy_command.h"
 #include "bridge/node/shell.h"
 #include "bridge/node/ssh_channel.h"
+#include "bridge/node/ssh_ciphers.h"
 #include "bridge/node/ssh_destination.h"
 #include "bridge/util/timeout.h"
 
@@ -178,6 +179,11 @@ asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect(asio::any_io_executor
   if (!session) throw NodeError("libssh could not create a session");
   ssh_session s = session.get();
   ssh_options_set(s, SSH_OPTIONS_HOST, dest.host.c_str());
+  if (auto ciphers = preferred_ciphers()) {
+    // Before the configuration is read, so that its `Ciphers` line replaces this.
+    ssh_options_set(s, SSH_OPTIONS_CIPHERS_C_S, ciphers->c_str());
+    ssh_options_set(s, SSH_OPTIONS_CIPHERS_S_C, ciphers->c_str());
+  }
   std::string config = expand_home(options.ssh_config_file.value_or("~/.ssh/config"));
   if (options.ssh_config_file && ::access(config.c_str(), R_OK) != 0) {
     throw NodeError("the SSH configuration file " + config +
@@ -264,7 +270,7 @@ asio::awaitable<std::unique_ptr<SshNode>> SshNode::connect_over(asio::any_io_exe
   };
   co_await with_timeout(handshake(), options.connect_timeout, "the SSH handshake with " + who);
   core->start_driver();
-  spdlog::info("ssh: connected to {}", who);
+  spdlog::info("ssh: connected to {} (cipher {})", who, ssh_get_cipher_out(s));
   co_return std::unique_ptr<SshNode>(new SshNode(ex, std::move(core)));
 }
 

@@ -303,6 +303,7 @@ class Session:
     kdap: Optional[subprocess.Popen] = None
     memory: dict[str, int] = field(default_factory=dict)  # VmHWM in KiB at each stage (kdap only)
     cpu: dict[str, float] = field(default_factory=dict)
+    cipher: str = ""  # the SSH cipher of a path over SSH
 
 
 def configure_and_stop(s: Session, request_seq: int, timeout: float = 120) -> None:
@@ -336,9 +337,9 @@ class RelayWorld:
     """The four sessions, each stopped in bench-target's step(). Everything started here is stopped in close()."""
 
     def __init__(self, bench: str, ssh: harness.SshServer, kdap: str, wrapper: list[str], tmp: str,
-                 skip: tuple[str, ...] = ()):
+                 skip: tuple[str, ...] = (), ssh_cipher: str = ""):
         self.bench, self.ssh, self.kdap_bin, self.wrapper, self.tmp = bench, ssh, kdap, wrapper, tmp
-        self.skip = skip
+        self.skip, self.ssh_cipher = skip, ssh_cipher
         self.stack = contextlib.ExitStack()
         self.sessions: dict[str, Session] = {}
         self.setup_seconds: dict[str, float] = {}
@@ -388,6 +389,12 @@ class RelayWorld:
         dlv = self._dlv()
         argv = harness.strict_ssh_argv(self.ssh)
         dest = argv.pop()
+        if self.ssh_cipher:
+            argv += ["-c", self.ssh_cipher]
+        # The client's first choice, which this sshd (stock algorithms) takes.
+        cipher = self.ssh_cipher or next((line.split()[1].split(",")[0] for line in subprocess.run(
+            argv + ["-G", dest], capture_output=True, text=True).stdout.splitlines()
+            if line.startswith("ciphers ")), "?")
         for _attempt in range(5):
             port = harness.free_port()
             proc = subprocess.Popen(argv + ["-N", "-o", "ExitOnForwardFailure=yes", "-L",
@@ -401,7 +408,7 @@ class RelayWorld:
                 break
         else:
             raise RuntimeError("ssh -L did not start")
-        s = self._attach(Session("ssh -L", Wire.tcp(harness.LOOPBACK, port), relay_pid=proc.pid))
+        s = self._attach(Session("ssh -L", Wire.tcp(harness.LOOPBACK, port), relay_pid=proc.pid, cipher=cipher))
         s.server_pids = sshd_serving(proc.pid, self.ssh.port)
         return s
 
@@ -425,6 +432,8 @@ class RelayWorld:
         configure_and_stop(s, seq)
         if over_ssh:
             s.server_pids = sshd_serving(proc.pid, self.ssh.port)
+            said = re.search(r"\(cipher ([^)]+)\)", Path(self.tmp, name + ".stderr").read_text(errors="replace"))
+            s.cipher = said.group(1) if said else "?"
         return s
 
     def _end_kdap(self, proc: subprocess.Popen) -> None:
@@ -866,6 +875,8 @@ def report(results: dict[str, Any]) -> list[str]:
                       f"{env['cpus']} CPUs ({env['cpu']}), Linux {env['kernel']}, load average "
                       f"{' '.join(env['loadavg_start'])} at the start and {' '.join(env['loadavg_end'])} at the end; "
                       f"{env['kdap']}, dlv {env['dlv']}, {env['go']}, {env['openssh'].split(',')[0]}."]
+    if results.get("ciphers"):
+        out.append("SSH ciphers: " + "; ".join(f"{p} {c}" for p, c in results["ciphers"].items()) + ".")
     if results["mode"] == "quick":
         out.append("Quick run: few samples, so the percentiles and verdicts below are indicative only.")
     lat = results.get("latency")
@@ -967,13 +978,14 @@ def bringup_report(bring: dict[str, Any], targets: list[tuple[str, str, bool]]) 
 # ----------------------------------------------------------------------------- main
 
 def relay_section(bench: str, kdap: str, wrapper: list[str], tmp: str, rounds: int, warmup: int,
-                  large_reps: int, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+                  large_reps: int, skip: tuple[str, ...] = (), ssh_cipher: str = "") -> dict[str, Any]:
     """Latency, large answers, kdap's memory and the relaying processes' CPU time; 0 rounds or 0 repetitions
     leave that part out (handy under a profiler)."""
     out: dict[str, Any] = {}
     print("relay: bringing the four sessions up", flush=True)
-    with harness.SshServer() as ssh, RelayWorld(bench, ssh, kdap, wrapper, tmp, skip) as world:
+    with harness.SshServer() as ssh, RelayWorld(bench, ssh, kdap, wrapper, tmp, skip, ssh_cipher) as world:
         out["setup_seconds"] = world.setup_seconds
+        out["ciphers"] = {s.path: s.cipher for s in world.sessions.values() if s.cipher}
         kdaps = [s for s in world.sessions.values() if s.kdap]
         if rounds:
             print(f"relay: {rounds} rounds of {', '.join(REQUESTS)} per path", flush=True)
@@ -1032,6 +1044,8 @@ def main() -> int:
                         "wrapped kdap, and its memory and CPU columns the wrapper's process")
     parser.add_argument("--skip", action="append", default=[], choices=("kdap-ssh", "kdap-local"),
                         help="leave one kdap path out (e.g. under a profiler that cannot run it)")
+    parser.add_argument("--ssh-cipher", default="", metavar="CIPHER",
+                        help="the cipher `ssh -L` asks for (ssh -c); default: OpenSSH's own choice")
     parser.add_argument("--json", metavar="FILE", help="write every result there")
     args = parser.parse_args()
     rounds = args.rounds if args.rounds is not None else 40 if args.quick else 500
@@ -1059,7 +1073,7 @@ def main() -> int:
         if not args.no_relay:
             skip = tuple(p for p in PATHS if p.replace(" (", "-").rstrip(")") in args.skip)
             results.update(relay_section(bench, kdap, shlex.split(args.kdap_wrapper), tmp, rounds, warmup,
-                                         large_reps, skip))
+                                         large_reps, skip, args.ssh_cipher))
         if not args.no_bringup:
             for login, key in (("machine", "bringup"), ("stock", "bringup_stock")):
                 if args.login not in ("both", login):

@@ -33,6 +33,17 @@ def session_without_identity_file(test, node, client, **launch):
     node.assert_restored()
 
 
+def expected_cipher():
+    """kdap asks for AES-GCM first where the CPU has AES and carry-less multiply instructions, else ChaCha20."""
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith(("flags", "Features")):
+            flags.update(line.split(":", 1)[1].split())
+    if {"aes", "pclmulqdq"} <= flags or {"aes", "pmull"} <= flags:
+        return "aes256-gcm@openssh.com"
+    return "chacha20-poly1305@openssh.com"
+
+
 class SshAccessTest(unittest.TestCase):
     def test_ssh_config_alias_supplies_hostname_port_user_and_key(self):
         node = StaticPodNode(self, FX, ssh=True)
@@ -41,7 +52,23 @@ class SshAccessTest(unittest.TestCase):
                           f"  IdentityFile {node.ssh.identity_file}\n")
         client = node.spawn_kdap(env=dict(os.environ, HOME=node.tmp))  # no default keys, no agent
         session_without_identity_file(self, node, client, host="demo-node", sshConfigFile=str(config))
-        self.assertIn(f"ssh: connected to {node.ssh.user}@127.0.0.1:{node.ssh.port}", node.kdap_log())
+        self.assertIn(f"ssh: connected to {node.ssh.user}@127.0.0.1:{node.ssh.port} (cipher {expected_cipher()})",
+                      node.kdap_log())
+
+    def test_cipher_falls_back_to_what_sshd_allows_and_the_ssh_config_wins(self):
+        node = StaticPodNode(self, FX, ssh=True, sshd_config=["Ciphers chacha20-poly1305@openssh.com,aes128-ctr"])
+        client = node.start_session()
+        client.request_ok("disconnect", timeout=90)
+        self.assertEqual(client.wait_exit(timeout=30), 0)
+        node.assert_restored()
+        self.assertIn("(cipher chacha20-poly1305@openssh.com)", node.kdap_log())
+
+        config = Path(node.tmp, "ssh_config")
+        config.write_text(f"Host ctr-node\n  HostName 127.0.0.1\n  Port {node.ssh.port}\n  User {node.ssh.user}\n"
+                          f"  IdentityFile {node.ssh.identity_file}\n  Ciphers aes128-ctr\n")
+        client = node.spawn_kdap("kdap-ctr", env=dict(os.environ, HOME=node.tmp))
+        session_without_identity_file(self, node, client, host="ctr-node", sshConfigFile=str(config))
+        self.assertIn("(cipher aes128-ctr)", node.kdap_log("kdap-ctr"))
 
     def test_proxy_command_through_a_jump_host(self):
         """A ProxyCommand (here `ssh -W` through a second sshd, what ProxyJump becomes) carries the connection; the

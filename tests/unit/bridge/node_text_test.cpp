@@ -1,12 +1,16 @@
 #include <gtest/gtest.h>
+#include <libssh/libssh.h>
 
 #include <cstdio>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "bridge/node/node.h"
 #include "bridge/node/process_table.h"
 #include "bridge/node/proxy_command.h"
 #include "bridge/node/shell.h"
+#include "bridge/node/ssh_ciphers.h"
 #include "bridge/node/ssh_destination.h"
 
 namespace kdap::node {
@@ -62,6 +66,27 @@ TEST(ProcessTable, ParsesGrepDumpWithExactArgumentBoundaries) {
   EXPECT_EQ(procs[0].argv, (std::vector<std::string>{"sh", "", "x:y"}));
   EXPECT_EQ(procs[1].pid, 12);
   EXPECT_EQ(procs[1].argv, (std::vector<std::string>{"kube-scheduler", "--v=2", "a b"}));
+}
+
+std::vector<std::string> cipher_names(const std::string& list) {
+  std::vector<std::string> names;
+  std::stringstream in(list);
+  for (std::string name; std::getline(in, name, ',');) names.push_back(name);
+  return names;
+}
+
+TEST(SshCiphers, AesGcmFirstOnlyWithAesInstructionsAndAlwaysTheSameAlgorithms) {
+  auto with = cipher_names(ciphers_for(true));
+  auto without = cipher_names(ciphers_for(false));
+  EXPECT_EQ(with.front().rfind("aes", 0), 0u);
+  EXPECT_EQ(without.front(), "chacha20-poly1305@openssh.com");
+  EXPECT_EQ(std::set(with.begin(), with.end()), std::set(without.begin(), without.end()));
+  // libssh drops what it does not know and fails only when nothing is left; every name must be one it knows.
+  for (const auto& name : with) {
+    ssh_session s = ssh_new();
+    EXPECT_EQ(ssh_options_set(s, SSH_OPTIONS_CIPHERS_C_S, name.c_str()), SSH_OK) << name;
+    ssh_free(s);
+  }
 }
 
 TEST(ProxyCommandTokens, ExpandsAsOpenSshDoes) {

@@ -224,5 +224,56 @@ TEST(SetScannedNumbers, MatchesSetTopLevelNumbers) {
   }
 }
 
+TEST(ScanEnvelope, UpToBodyStopsAtTheBodyOnceTheRoutingFieldsAreRead) {
+  // What follows "body" is not looked at: here it is not even JSON.
+  const std::string response = R"({"seq":0,"type":"response","request_seq":3,"success":true,)"
+                               R"("command":"variables","body":{"variables":[ not json)";
+  EXPECT_FALSE(scan_envelope(response));
+  const auto env = scan_envelope(response, EnvelopeScope::kUpToBody);
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->type, "response");
+  EXPECT_EQ(env->request_seq, 3);
+  EXPECT_EQ(env->command, "variables");
+  const auto event =
+      scan_envelope(R"({"seq":0,"type":"event","event":"output","body":[)", EnvelopeScope::kUpToBody);
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->event, "output");
+}
+
+TEST(ScanEnvelope, UpToBodyReadsOnWhenARoutingFieldComesAfterTheBody) {
+  for (const std::string body : {
+           R"({"type":"response","command":"threads","body":{"seq":1},"seq":0,"request_seq":3})",
+           R"({"seq":0,"type":"response","command":"threads","body":{},"request_seq":3})",
+           R"({"seq":0,"type":"event","body":{"event":"x"},"event":"stopped"})",
+           R"({"body":{},"seq":0,"type":"request","command":"next"})",
+       }) {
+    const auto whole = scan_envelope(body);
+    const auto up_to_body = scan_envelope(body, EnvelopeScope::kUpToBody);
+    ASSERT_TRUE(whole && up_to_body) << body;
+    EXPECT_EQ(up_to_body->seq, whole->seq) << body;
+    EXPECT_EQ(up_to_body->request_seq, whole->request_seq) << body;
+    EXPECT_EQ(up_to_body->event, whole->event) << body;
+    EXPECT_EQ(up_to_body->members, whole->members) << body;
+  }
+}
+
+TEST(SetScannedNumbers, RenumbersWhatAnUpToBodyScanRead) {
+  const NumberField both[] = {{"seq", 42}, {"request_seq", 1234567}};
+  for (
+      const std::string original : {
+          R"({"seq":0,"type":"response","request_seq":3,"command":"threads","body":{"seq":1,"request_seq":2}})",
+          R"({"seq":10,"type":"event","event":"stopped","body":{"seq":1}})",
+      }) {
+    std::string expected = original;
+    ASSERT_TRUE(set_top_level_numbers(expected, both));
+    std::string body = original;
+    const auto env = scan_envelope(body, EnvelopeScope::kUpToBody);
+    ASSERT_TRUE(env);
+    ASSERT_TRUE(set_scanned_numbers(body, *env, both));
+    EXPECT_EQ(body, expected);
+    EXPECT_EQ(json::parse(body)["body"]["seq"], 1);
+  }
+}
+
 }  // namespace
 }  // namespace kdap::dap
