@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "bridge/node/shell.h"
+#include "bridge/util/lines.h"
 #include "bridge/util/race.h"
 #include "bridge/util/timeout.h"
 
@@ -47,14 +48,9 @@ DlvServer::DlvServer(node::Node& node, std::unique_ptr<node::RemoteProcess> proc
 DlvServer::~DlvServer() = default;
 
 void DlvServer::remember(std::string_view text) {
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find('\n', pos);
-    std::string line(text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
-    if (!line.empty()) tail_.push_back(std::move(line));
+  for (std::string_view line : split_lines(text)) {
+    if (!line.empty()) tail_.emplace_back(line);
     if (tail_.size() > 20) tail_.pop_front();
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
   }
 }
 
@@ -101,30 +97,26 @@ asio::awaitable<std::unique_ptr<DlvServer>> DlvServer::start(node::Node& node, t
 }
 
 namespace {
-// A process's start time (field 22 of /proc/PID/stat, counted after the command name, which may hold spaces).
-std::string start_time_of(const std::string& pid_expression) {
-  return "$(sed 's/.*) //' /proc/" + pid_expression + "/stat 2>/dev/null | cut -d' ' -f20)";
-}
+// `st PID` sets t to the process's start time: field 22 of /proc/PID/stat, counted after the command name
+// (which may hold spaces), or to nothing if there is no such process. Shell builtins only: this runs on the
+// bring-up's path, where a fork per process costs milliseconds.
+constexpr std::string_view kStartTimeFunction =
+    "st() { t=; { read -r t < /proc/$1/stat; } 2>/dev/null; t=${t##*) }; set -- $t; t=${20}; }; ";
 }  // namespace
 
 asio::awaitable<void> DlvServer::note_launched() {
   if (pid_ <= 0) co_return;
   try {
-    auto r = co_await node_.run("for k in $(cat /proc/" + std::to_string(pid_) +
-                                    "/task/*/children 2>/dev/null); do echo \"$k:" + start_time_of("$k") +
-                                    "\"; done",
+    auto r = co_await node_.run(std::string(kStartTimeFunction) + "for f in /proc/" + std::to_string(pid_) +
+                                    "/task/*/children; do c=; { read -r c < \"$f\"; } 2>/dev/null; "
+                                    "for k in $c; do st $k; echo \"$k:$t\"; done; done",
                                 std::chrono::seconds(15));
-    std::size_t pos = 0;
-    while (pos < r.out.size()) {
-      auto end = r.out.find('\n', pos);
-      std::string line = r.out.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    for (std::string_view line : split_lines(r.out)) {
       auto colon = line.find(':');
       if (colon != std::string::npos && colon > 0 && colon + 1 < line.size() &&
           line.find_first_not_of("0123456789:") == std::string::npos) {
-        launched_.push_back(line);
+        launched_.emplace_back(line);
       }
-      if (end == std::string::npos) break;
-      pos = end + 1;
     }
   } catch (const std::exception& e) {
     spdlog::warn("could not note the processes dlv (pid {}) launched: {}", pid_, e.what());
@@ -201,10 +193,12 @@ asio::awaitable<void> DlvServer::stop(node::Duration grace) {
   for (const auto& entry : launched_) launched += " " + entry;
   // What dlv launched goes too, also once dlv is gone (killed, crashed): by pid and start time, never a
   // process that merely reuses the pid.
-  std::string end_launched = "for e in" + launched + "; do k=${e%%:*}; [ \"" + start_time_of("$k") +
-                             "\" = \"${e#*:}\" ] && kill -KILL $k 2>/dev/null; done; ";
+  std::string end_launched =
+      "for e in" + launched +
+      "; do k=${e%%:*}; st $k; [ \"$t\" = \"${e#*:}\" ] && kill -KILL $k 2>/dev/null; done; ";
   std::string script =
-      "p=" + pid + "; if ! grep -qa -- --headless /proc/$p/cmdline 2>/dev/null; then " + end_launched +
+      std::string(kStartTimeFunction) + "p=" + pid +
+      "; if ! grep -qa -- --headless /proc/$p/cmdline 2>/dev/null; then " + end_launched +
       "exit 0; fi; "
       "kids=$(cat /proc/$p/task/*/children 2>/dev/null); kill -TERM $p $kids 2>/dev/null; "
       "i=0; while [ -e /proc/$p ] && [ $i -lt " +

@@ -17,6 +17,7 @@
 
 #include "bridge/node/local_node.h"
 #include "bridge/node/shell.h"
+#include "bridge/util/lines.h"
 
 namespace kdap::inspect {
 namespace {
@@ -548,13 +549,8 @@ std::vector<std::pair<std::string, std::string>> local_replacements(const std::s
     found.emplace_back(words.front(), clean(target));
   };
   bool in_block = false;
-  std::size_t pos = 0;
-  while (pos <= go_mod_text.size()) {
-    std::size_t end = go_mod_text.find('\n', pos);
-    if (end == std::string::npos) end = go_mod_text.size();
-    std::string line = go_mod_text.substr(pos, end - pos);
-    pos = end + 1;
-    line = line.substr(0, line.find("//"));
+  for (std::string_view whole_line : split_lines(go_mod_text)) {
+    std::string line(whole_line.substr(0, whole_line.find("//")));
     auto words = words_of(line);
     if (words.empty()) continue;
     if (in_block) {

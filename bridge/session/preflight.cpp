@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "bridge/node/shell.h"
+#include "bridge/util/lines.h"
 
 namespace kdap::session {
 namespace {
@@ -15,10 +16,7 @@ constexpr int kNoDlv = 3;
 std::optional<inspect::GoRelease> parse_dlv_version(const std::string& output) {
   // "Version: 1.27.2" on a line of its own (std::regex trips GCC 12's -Wmaybe-uninitialized under ASan).
   constexpr std::string_view kKey = "Version: ";
-  for (std::size_t pos = 0; pos < output.size();) {
-    auto end = output.find('\n', pos);
-    std::string_view line(output.data() + pos, (end == std::string::npos ? output.size() : end) - pos);
-    pos = end == std::string::npos ? output.size() : end + 1;
+  for (std::string_view line : split_lines(output)) {
     if (!line.starts_with(kKey)) continue;
     line.remove_prefix(kKey.size());
     inspect::GoRelease v;

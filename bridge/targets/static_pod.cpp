@@ -5,6 +5,7 @@
 
 #include "bridge/node/process_table.h"
 #include "bridge/node/shell.h"
+#include "bridge/util/lines.h"
 
 namespace kdap::targets {
 namespace {
@@ -29,12 +30,9 @@ asio::awaitable<LaunchPlan> StaticPodTarget::plan() {
     auto listing = co_await node_.run("ls -1 -- " + node::shell_quote(config_.manifest_dir) + " 2>&1",
                                       std::chrono::seconds(15));
     std::string available;
-    for (std::size_t pos = 0; pos < listing.out.size();) {
-      auto end = listing.out.find('\n', pos);
-      std::string entry = listing.out.substr(pos, end - pos);
+    for (std::string_view entry : split_lines(listing.out)) {
       if (entry.ends_with(".yaml"))
-        available += (available.empty() ? "" : ", ") + entry.substr(0, entry.size() - 5);
-      pos = end == std::string::npos ? listing.out.size() : end + 1;
+        available += (available.empty() ? "" : ", ") + std::string(entry.substr(0, entry.size() - 5));
     }
     auto parked = co_await node::stat_file(node_, parked_path_);
     throw TargetError("there is no manifest " + manifest_path_ + " on " + node_.describe() + ". " +

@@ -8,6 +8,7 @@
 #include "bridge/node/node_files.h"
 #include "bridge/node/shell.h"
 #include "bridge/targets/systemd_unit.h"
+#include "bridge/util/lines.h"
 
 namespace kdap::targets {
 namespace {
@@ -38,13 +39,10 @@ asio::awaitable<SystemdTarget::UnitState> SystemdTarget::state() {
   }
   if (!r.ok()) throw TargetError("systemctl show " + unit_ + " failed on " + node_.describe() + ": " + r.err);
   UnitState s;
-  for (std::size_t pos = 0; pos < r.out.size();) {
-    auto end = r.out.find('\n', pos);
-    std::string line = r.out.substr(pos, end - pos);
-    pos = end == std::string::npos ? r.out.size() : end + 1;
+  for (std::string_view line : split_lines(r.out)) {
     auto eq = line.find('=');
     if (eq == std::string::npos) continue;
-    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    std::string key(line.substr(0, eq)), value(line.substr(eq + 1));
     if (key == "LoadState") s.load = value;
     if (key == "ActiveState") s.active = value;
     if (key == "SubState") s.sub = value;
