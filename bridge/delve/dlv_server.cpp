@@ -96,21 +96,14 @@ asio::awaitable<std::unique_ptr<DlvServer>> DlvServer::start(node::Node& node, t
   co_return server;
 }
 
-namespace {
-// `st PID` sets t to the process's start time: field 22 of /proc/PID/stat, counted after the command name
-// (which may hold spaces), or to nothing if there is no such process. Shell builtins only: this runs on the
-// bring-up's path, where a fork per process costs milliseconds.
-constexpr std::string_view kStartTimeFunction =
-    "st() { t=; { read -r t < /proc/$1/stat; } 2>/dev/null; t=${t##*) }; set -- $t; t=${20}; }; ";
-}  // namespace
-
 asio::awaitable<void> DlvServer::note_launched() {
   if (pid_ <= 0) co_return;
   try {
-    auto r = co_await node_.run(std::string(kStartTimeFunction) + "for f in /proc/" + std::to_string(pid_) +
-                                    "/task/*/children; do c=; { read -r c < \"$f\"; } 2>/dev/null; "
-                                    "for k in $c; do st $k; echo \"$k:$t\"; done; done",
-                                std::chrono::seconds(15));
+    auto r =
+        co_await node_.run(std::string(node::kStartTimeFunction) + "for f in /proc/" + std::to_string(pid_) +
+                               "/task/*/children; do c=; { read -r c < \"$f\"; } 2>/dev/null; "
+                               "for k in $c; do st $k; echo \"$k:$t\"; done; done",
+                           std::chrono::seconds(15));
     for (std::string_view line : split_lines(r.out)) {
       auto colon = line.find(':');
       if (colon != std::string::npos && colon > 0 && colon + 1 < line.size() &&
@@ -191,13 +184,10 @@ asio::awaitable<void> DlvServer::stop(node::Duration grace) {
   std::string pid = std::to_string(pid_);
   std::string launched;
   for (const auto& entry : launched_) launched += " " + entry;
-  // What dlv launched goes too, also once dlv is gone (killed, crashed): by pid and start time, never a
-  // process that merely reuses the pid.
-  std::string end_launched =
-      "for e in" + launched +
-      "; do k=${e%%:*}; st $k; [ \"$t\" = \"${e#*:}\" ] && kill -KILL $k 2>/dev/null; done; ";
+  // What dlv launched goes too, also once dlv is gone (killed, crashed).
+  std::string end_launched = launched.empty() ? std::string() : node::kill_same_processes(launched);
   std::string script =
-      std::string(kStartTimeFunction) + "p=" + pid +
+      std::string(node::kStartTimeFunction) + "p=" + pid +
       "; if ! grep -qa -- --headless /proc/$p/cmdline 2>/dev/null; then " + end_launched +
       "exit 0; fi; "
       "kids=$(cat /proc/$p/task/*/children 2>/dev/null); kill -TERM $p $kids 2>/dev/null; "

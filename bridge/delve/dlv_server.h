@@ -36,6 +36,8 @@ class DlvServer {
 
   std::uint16_t port() const { return port_; }
   int pid() const { return pid_; }
+  // What dlv launched, as "PID:START" (pid and start time), once dlv listens; empty when it attached.
+  const std::vector<std::string>& launched() const { return launched_; }
   // Relays the debuggee's output (dlv passes it through on its own stdout/stderr in headless mode) until dlv
   // exits; returns dlv's exit status.
   asio::awaitable<int> relay_output(OutputSink sink);

@@ -51,10 +51,17 @@ if [ -f "$dir/dlv.pid" ]; then
 fi
 )sh";
 
+// What dlv launched, also when dlv died first: a debuggee left stopped (dlv killed during a group-stop) is no
+// longer dlv's child and would keep the component's ports.
+std::string stop_launched() {
+  return "if [ -f \"$dir/dlv.launched\" ]; then\n  " + std::string(node::kStartTimeFunction) + "\n  " +
+         node::kill_same_processes("$(cat \"$dir/dlv.launched\")") + "\nfi\n";
+}
+
 std::string restore_script(const std::string& dir, const std::string& target, const std::string& undo) {
   return "#!/bin/sh\n# kdap: puts " + target + " back as it was. Written " + now_utc() +
-         " by kdap; safe to run by hand.\nset -u\ndir=" + shell_quote(dir) + "\n" + kStopDlv + undo +
-         "\nrm -rf -- \"$dir\"\necho \"kdap: restored " + target + "\"\n";
+         " by kdap; safe to run by hand.\nset -u\ndir=" + shell_quote(dir) + "\n" + kStopDlv +
+         stop_launched() + undo + "\nrm -rf -- \"$dir\"\necho \"kdap: restored " + target + "\"\n";
 }
 
 std::string guard_script(const std::string& dir, std::chrono::seconds keepalive) {
@@ -153,8 +160,14 @@ asio::awaitable<void> NodeGuard::arm(std::string undo, std::chrono::seconds keep
   armed_ = true;
 }
 
-asio::awaitable<void> NodeGuard::record_dlv(int pid) {
-  co_await node_.run("echo " + std::to_string(pid) + " > " + shell_quote(dir_ + "/dlv.pid"), kQuick);
+asio::awaitable<void> NodeGuard::record_dlv(int pid, std::vector<std::string> launched) {
+  std::string command = "echo " + std::to_string(pid) + " > " + shell_quote(dir_ + "/dlv.pid");
+  if (!launched.empty()) {
+    std::string entries;
+    for (const auto& entry : launched) entries += (entries.empty() ? "" : " ") + entry;
+    command += " && echo " + shell_quote(entries) + " > " + shell_quote(dir_ + "/dlv.launched");
+  }
+  co_await node_.run(command, kQuick);
 }
 
 asio::awaitable<void> NodeGuard::heartbeat() {

@@ -48,8 +48,8 @@ class NodeGuard : public std::enable_shared_from_this<NodeGuard> {
   asio::awaitable<void> lock();
   // Writes the journal with `undo` (shell lines that put the component back) and starts the guard.
   asio::awaitable<void> arm(std::string undo, std::chrono::seconds keepalive);
-  // Lets the guard stop dlv too.
-  asio::awaitable<void> record_dlv(int pid);
+  // Lets the guard stop dlv too, and what dlv launched ("PID:START" entries, see DlvServer::launched).
+  asio::awaitable<void> record_dlv(int pid, std::vector<std::string> launched);
   // Keeps the guard quiet while kdap is alive; run detached after arm().
   asio::awaitable<void> heartbeat();
   // A clean end: the guard exits without touching anything and the session directory (lock, journal) goes.

@@ -6,6 +6,15 @@
 
 namespace kdap::node {
 
+const std::string_view kStartTimeFunction =
+    "st() { t=; { read -r t < /proc/$1/stat; } 2>/dev/null; t=${t##*) }; set -- $t; t=${20-}; }; ";
+
+std::string kill_same_processes(std::string_view entries) {
+  return "for e in " + std::string(entries) +
+         "; do k=${e%%:*}; st $k; [ -n \"$t\" ] && [ \"$t\" = \"${e#*:}\" ] && kill -KILL $k 2>/dev/null; "
+         "done; ";
+}
+
 std::string shell_quote(std::string_view word) {
   bool plain = !word.empty();
   for (char c : word) {

@@ -85,7 +85,7 @@ boost::asio::awaitable<void> BringUp::start() {
   delve::DlvOptions dlv_options{cfg.dlv_path, cfg.dlv_flags};
   dlv_ = co_await delve::DlvServer::start(*node_, plan, dlv_options, cfg.dlv_timeout);
   dlv_gone_ = false;
-  co_await guard_->record_dlv(dlv_->pid());
+  co_await guard_->record_dlv(dlv_->pid(), dlv_->launched());
 }
 
 namespace {

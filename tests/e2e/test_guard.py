@@ -53,6 +53,28 @@ class GuardTest(unittest.TestCase):
     def test_sigkill_of_kdap_restores_on_this_machine(self):
         self.sigkill_restores(ssh=False)
 
+    def test_guard_ends_the_debuggee_dlv_left_behind(self):
+        """dlv dies and its debuggee runs on, detached; then kdap dies before it could clean up. The guard's
+        restore ends the debuggee by the pid and start time kdap noted. The debuggee is stopped once dlv is gone
+        (as one that writes nothing would be: one that writes dies of SIGPIPE when kdap's connection goes), and
+        after its process group was orphaned (when the kernel would have sent it SIGHUP and SIGCONT)."""
+        node = StaticPodNode(self, FX, ssh=True)
+        client = node.start_session()
+        [dlv] = dlv_pids()
+        [debuggee] = [p for p in harness.children(dlv) if harness.proc_cmdline(p)[0] == FX.component]
+        self.addCleanup(lambda: harness.pid_alive(debuggee) and os.kill(debuggee, signal.SIGKILL))
+        os.kill(client.proc.pid, signal.SIGSTOP)  # kdap cannot react to dlv's death
+        os.kill(dlv, signal.SIGKILL)
+        harness.wait_until(lambda: harness.proc_ppid(debuggee) not in (dlv, None), 10, "dlv's debuggee to be orphaned")
+        os.kill(debuggee, signal.SIGSTOP)
+        harness.wait_until(lambda: (harness.proc_state(debuggee) or "").startswith("T"), 10, "the debuggee to stop")
+        os.kill(client.proc.pid, signal.SIGKILL)
+        client.proc.wait(timeout=10)
+        harness.wait_until(lambda: os.path.exists(node.manifest), 20, "the guard to put the manifest back")
+        harness.wait_until(lambda: not harness.pid_alive(debuggee), 10, "the guard to end the debuggee")
+        node.assert_restored()
+        self.assertEqual(guard_pids(node), [])
+
     def test_killing_the_sshd_child_restores(self):
         node = StaticPodNode(self, FX, ssh=True)
         client = node.start_session()
