@@ -102,7 +102,7 @@ asio::awaitable<void> DlvServer::note_launched() {
     auto r =
         co_await node_.run(std::string(node::kStartTimeFunction) + "for f in /proc/" + std::to_string(pid_) +
                                "/task/*/children; do c=; { read -r c < \"$f\"; } 2>/dev/null; "
-                               "for k in $c; do st $k; echo \"$k:$t\"; done; done",
+                               "for k in $c; do kdap_start_time $k; echo \"$k:$t\"; done; done",
                            std::chrono::seconds(15));
     for (std::string_view line : split_lines(r.out)) {
       auto colon = line.find(':');

@@ -3,10 +3,31 @@
 #include <charconv>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 
 #include "bridge/node/shell.h"
 
 namespace kdap::node {
+
+namespace {
+
+// Runs beside whatever the caller does next, so that giving up on a command costs the caller no more time.
+asio::awaitable<void> end_abandoned_shell(std::shared_ptr<SshSessionCore> core, std::string identity) {
+  try {
+    SshChannel channel(core);
+    co_await channel.open_exec("exec /bin/sh -c " +
+                               shell_quote(std::string(kStartTimeFunction) + end_process_tree(identity)));
+    channel.send_eof();
+    co_await channel.wait_exit();
+    spdlog::debug("ssh {}: ended the abandoned command shell {} and what it ran", core->name(), identity);
+  } catch (const std::exception& e) {
+    spdlog::debug("ssh {}: could not end the abandoned command shell {}: {}", core->name(), identity,
+                  e.what());
+  }
+}
+
+}  // namespace
 
 CommandShell::CommandShell(std::shared_ptr<SshSessionCore> core) : core_(std::move(core)) {}
 
@@ -33,12 +54,21 @@ asio::awaitable<std::string> CommandShell::read_until(bool stderr_stream, std::s
 asio::awaitable<void> CommandShell::start() {
   channel_ = std::make_unique<SshChannel>(core_);
   token_ = random_token();
+  identity_.clear();
   co_await channel_->open_exec("exec /bin/sh -s");
-  // Whatever the login shell's rc files print comes before this line and is dropped with it.
+  // Whatever the login shell's rc files print comes before this line and is dropped with it. The line also
+  // names the shell, by pid and start time.
   std::string ready = "kdap-ready-" + token_;
-  co_await channel_->write_all("printf '\\n%s\\n' " + ready + "; printf '\\n%s\\n' " + ready + " >&2\n");
-  co_await read_until(false, "\n" + ready);
+  co_await channel_->write_all(std::string(kStartTimeFunction) + "kdap_start_time $$; printf '\\n%s %s\\n' " +
+                               ready + " \"$$:$t\"; printf '\\n%s\\n' " + ready + " >&2\n");
+  std::string out = co_await read_until(false, "\n" + ready + " ");
   co_await read_until(true, "\n" + ready);
+  std::string identity = out.substr(out.rfind("\n" + ready + " ") + ready.size() + 2);
+  identity = identity.substr(0, identity.find('\n'));
+  if (identity.find(':') != std::string::npos && identity.back() != ':' &&
+      identity.find_first_not_of("0123456789:") == std::string::npos) {
+    identity_ = identity;
+  }
   spdlog::debug("ssh {}: the command shell is up", core_->name());
 }
 
@@ -51,12 +81,17 @@ asio::awaitable<CommandResult> CommandShell::run(std::string command, std::strin
   // Any way out but the end of a complete answer leaves the shell in an unknown state: drop it.
   struct Reset {
     CommandShell& shell;
+    bool sent = false;
     bool done = false;
     ~Reset() {
       shell.busy_ = false;
       if (!done) {
         shell.channel_.reset();
         ++shell.failures_;
+        if (sent && !shell.identity_.empty()) {
+          asio::co_spawn(shell.core_->strand(), end_abandoned_shell(shell.core_, shell.identity_),
+                         asio::detached);
+        }
       }
     }
   } reset{*this};
@@ -85,6 +120,7 @@ asio::awaitable<CommandResult> CommandShell::run(std::string command, std::strin
     script += " <<'" + delimiter + "'\n" + input + delimiter + "\n";
   }
   script += "printf '\\n%s %s\\n' " + marker + " \"$?\"; printf '\\n%s\\n' " + marker + " >&2\n";
+  reset.sent = true;
   co_await channel_->write_all(script);
   CommandResult result;
   std::string out = co_await read_until(false, "\n" + marker + " ");

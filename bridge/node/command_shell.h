@@ -30,7 +30,9 @@ class CommandShell {
   static bool can_pass(const std::string& input);
   // Must run on the core's strand. Throws ShellUnavailable when the shell cannot start, NodeError when it
   // broke after the command was sent (its outcome is unknown). The next call starts a new shell; after
-  // kMaxFailures in a row, available() stays false and callers keep to channels of their own.
+  // kMaxFailures in a row, available() stays false and callers keep to channels of their own. A command
+  // abandoned after it was sent (its timeout, a cancellation) does not run on: the old shell and everything
+  // under it are ended on the node, from a channel of their own, while the caller goes on.
   asio::awaitable<CommandResult> run(std::string command, std::string input = {});
 
  private:
@@ -42,6 +44,8 @@ class CommandShell {
   std::shared_ptr<SshSessionCore> core_;
   std::unique_ptr<SshChannel> channel_;
   std::string token_;  // random per shell, so that no command's output can end another's
+  std::string
+      identity_;  // the shell's "PID:START" on the node, to end what an abandoned command left running
   std::uint64_t count_ = 0;
   bool busy_ = false;
   int failures_ = 0;

@@ -7,11 +7,29 @@
 namespace kdap::node {
 
 const std::string_view kStartTimeFunction =
-    "st() { t=; { read -r t < /proc/$1/stat; } 2>/dev/null; t=${t##*) }; set -- $t; t=${20-}; }; ";
+    "kdap_start_time() { t=; { read -r t < /proc/$1/stat; } 2>/dev/null; t=${t##*) }; set -- $t; t=${20-}; "
+    "}; ";
+
+std::string end_process_tree(std::string_view pid_and_start) {
+  std::string entry(pid_and_start);
+  std::string pid = entry.substr(0, entry.find(':'));
+  std::string start = entry.substr(entry.find(':') + 1);
+  // Breadth first through /proc/PID/task/*/children: a shell function cannot recurse with local variables.
+  return "k=" + shell_quote(pid) + "; kdap_start_time $k; [ -n \"$t\" ] && [ \"$t\" = " + shell_quote(start) +
+         " ] || exit 0; all=; todo=$k; "
+         "while [ -n \"$todo\" ]; do set -- $todo; todo=; for p in \"$@\"; do all=\"$all $p\"; "
+         "for f in /proc/$p/task/*/children; do c=; { read -r c < \"$f\"; } 2>/dev/null; todo=\"$todo $c\"; "
+         "done; "
+         "done; done; kill -TERM $all 2>/dev/null; i=0; while [ $i -lt 10 ]; do alive=; "
+         "for p in $all; do s=; { read -r s < /proc/$p/stat; } 2>/dev/null; s=${s##*) }; "
+         "[ -n \"$s\" ] && [ \"${s%% *}\" != Z ] && alive=1; done; [ -n \"$alive\" ] || exit 0; sleep 0.1; "
+         "i=$((i+1)); done; kill -KILL $all 2>/dev/null; true";
+}
 
 std::string kill_same_processes(std::string_view entries) {
   return "for e in " + std::string(entries) +
-         "; do k=${e%%:*}; st $k; [ -n \"$t\" ] && [ \"$t\" = \"${e#*:}\" ] && kill -KILL $k 2>/dev/null; "
+         "; do k=${e%%:*}; kdap_start_time $k; [ -n \"$t\" ] && [ \"$t\" = \"${e#*:}\" ] && kill -KILL $k "
+         "2>/dev/null; "
          "done; ";
 }
 

@@ -16,12 +16,15 @@ std::string random_token();
 
 // Processes are told apart by pid and start time ("PID:START"), so that a process which merely reuses a pid
 // is never taken for the one noted. Both snippets use shell builtins only (a fork per process costs
-// milliseconds) and run under `set -u`. Defines `st PID`, which sets t to the process's start time (field 22
-// of /proc/PID/stat, counted after the command name, which may hold spaces), or to nothing if there is no
-// such process.
+// milliseconds) and run under `set -u`. Defines `kdap_start_time PID`, which sets t to the process's start
+// time (field 22 of /proc/PID/stat, counted after the command name, which may hold spaces), or to nothing if
+// there is no such process.
 extern const std::string_view kStartTimeFunction;
 // SIGKILL to each "PID:START" in `entries` (words, after expansion) still running with that start time; needs
 // kStartTimeFunction.
 std::string kill_same_processes(std::string_view entries);
+// If the process "PID:START" still runs, SIGTERM to it and all its descendants, then SIGKILL to those left
+// after a second; needs kStartTimeFunction.
+std::string end_process_tree(std::string_view pid_and_start);
 
 }  // namespace kdap::node

@@ -117,11 +117,17 @@ class CommandShellTest(unittest.TestCase):
     def test_a_command_past_its_timeout_is_abandoned_and_the_next_one_runs(self):
         pid = self.shell_pid()
         started = time.monotonic()
-        answer = self.node.run("sleep 20", timeout=0.5)
+        # A process of its own in the background and one that ignores SIGTERM: neither may outlive the timeout.
+        answer = self.node.run("sleep 20.25 & sh -c 'trap \"\" TERM; sleep 20.5'", timeout=0.5)
         self.assertIn("did not finish", answer.get("error", ""))
         self.assertLess(time.monotonic() - started, 10)
         self.assertEqual(self.node.ok("echo after")["out"], "after\n")
         self.assertNotEqual(self.shell_pid(), pid)  # a new shell: the old one's state was unknown
+        left = lambda: [p for p in harness.all_pids()
+                        if (harness.proc_cmdline(p) or [])[:2] in (["sleep", "20.25"], ["sleep", "20.5"])
+                        and harness.pid_alive(p)]
+        harness.wait_until(lambda: not left(), 15, "the abandoned command's processes to be ended")
+        self.assertFalse(harness.pid_alive(int(pid)))
 
 
 class PreparedProcessTest(unittest.TestCase):
