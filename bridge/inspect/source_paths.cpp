@@ -12,9 +12,6 @@
 #include <system_error>
 #include <utility>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include "bridge/node/local_node.h"
 #include "bridge/node/shell.h"
 #include "bridge/util/lines.h"
@@ -482,19 +479,7 @@ LocalPaths local_paths(const std::string& workspace) {
   std::string command = "command -v go >/dev/null 2>&1 || exit 127\n";
   if (!paths.workspace.empty()) command += "cd " + node::shell_quote(paths.workspace) + " 2>/dev/null\n";
   command += "go env GOMODCACHE GOROOT || { cd / && go env GOMODCACHE GOROOT; }";
-  std::optional<node::CommandResult> result;
-  try {
-    asio::io_context io;
-    node::LocalNode local(io.get_executor());
-    std::string no_input;
-    asio::co_spawn(io, local.run(std::move(command), kGoEnvTimeout, std::move(no_input)),
-                   [&](std::exception_ptr e, node::CommandResult r) {
-                     if (!e) result = std::move(r);
-                   });
-    io.run();
-  } catch (const std::exception&) {
-    result.reset();  // no way to start a process: fall back to the environment as when go is missing
-  }
+  auto result = node::run_here_and_wait(std::move(command), kGoEnvTimeout);
   if (result && result->ok()) {
     std::string_view out(result->out);
     auto eol = out.find('\n');

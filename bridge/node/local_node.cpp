@@ -2,7 +2,9 @@
 
 #include <signal.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -74,6 +76,22 @@ asio::awaitable<std::unique_ptr<dap::ByteStream>> LocalNode::open_tunnel(std::ui
   asio::ip::tcp::socket socket(ex_);
   co_await socket.async_connect({asio::ip::make_address_v4("127.0.0.1"), port}, asio::use_awaitable);
   co_return std::make_unique<dap::AsioByteStream<asio::ip::tcp::socket>>(std::move(socket));
+}
+
+std::optional<CommandResult> run_here_and_wait(std::string command, Duration timeout) {
+  std::optional<CommandResult> result;
+  try {
+    asio::io_context io;
+    LocalNode local(io.get_executor());
+    asio::co_spawn(io, local.run(std::move(command), timeout, std::string()),
+                   [&](std::exception_ptr e, CommandResult r) {
+                     if (!e) result = std::move(r);
+                   });
+    io.run();
+  } catch (const std::exception&) {
+    result.reset();  // no way to start a process
+  }
+  return result;
 }
 
 }  // namespace kdap::node

@@ -1,6 +1,8 @@
 #pragma once
 // The node is this machine: used when the launch configuration names no host.
 
+#include <optional>
+
 #include "bridge/node/node.h"
 
 namespace kdap::node {
@@ -18,5 +20,9 @@ class LocalNode final : public Node {
  private:
   asio::any_io_executor ex_;
 };
+
+// Runs `command` here on an event loop of its own and waits for it: for threads off kdap's loop. nullopt when
+// it could not start or did not finish within `timeout`.
+std::optional<CommandResult> run_here_and_wait(std::string command, Duration timeout);
 
 }  // namespace kdap::node

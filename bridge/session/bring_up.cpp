@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "bridge/inspect/elf_info.h"
+#include "bridge/inspect/source_revision.h"
 #include "bridge/node/connect.h"
 #include "bridge/node/upload.h"
 #include "bridge/session/preflight.h"
@@ -21,17 +23,19 @@ namespace kdap::session {
 namespace {
 constexpr auto kDlvStopGrace = std::chrono::seconds(5);
 
-// `go env` can take seconds (a cold build cache, a toolchain download): it runs off kdap's event loop, so
-// that DAP requests and the other sessions' relays go on meanwhile.
-boost::asio::awaitable<inspect::LocalPaths> local_paths_of(std::string workspace) {
-  co_return inspect::local_paths(workspace);
+template <class T>
+boost::asio::awaitable<T> call(std::function<T()> work) {
+  co_return work();
 }
 
-boost::asio::awaitable<inspect::LocalPaths> local_paths_off_loop(std::string workspace) {
+// `go env` and git can take seconds (a cold build cache, a toolchain download, a large work tree): they run
+// off kdap's event loop, so that DAP requests and the other sessions' relays go on meanwhile.
+template <class T>
+boost::asio::awaitable<T> off_loop(std::function<T()> work) {
   static boost::asio::thread_pool blocking_calls(1);
-  auto paths = co_await boost::asio::co_spawn(
-      blocking_calls.get_executor(), local_paths_of(std::move(workspace)), boost::asio::use_awaitable);
-  co_return paths;
+  auto result = co_await boost::asio::co_spawn(blocking_calls.get_executor(), call<T>(std::move(work)),
+                                               boost::asio::use_awaitable);
+  co_return result;
 }
 }  // namespace
 
@@ -186,7 +190,10 @@ boost::asio::awaitable<void> BringUp::map_source_paths(targets::LaunchPlan plan,
   std::string failure;
   try {
     auto layout = co_await inspect::read_source_layout(*node_, binary, go);
-    auto local = co_await local_paths_off_loop(*config_.local_root);
+    std::function<inspect::LocalPaths()> read_local = [root = *config_.local_root] {
+      return inspect::local_paths(root);
+    };
+    auto local = co_await off_loop(std::move(read_local));
     // The build root goes to where the workspace holds the main module, or nowhere: an editor opened on an
     // unrelated folder must not get a rule that sends every breakpoint there.
     auto module_root = inspect::find_local_module_root(local.workspace, layout.module_path);
@@ -197,6 +204,15 @@ boost::asio::awaitable<void> BringUp::map_source_paths(targets::LaunchPlan plan,
     } else {
       local.workspace = *module_root;
       inspect::add_workspace_replacements(layout, go, inspect::local_replacements_in(*module_root));
+      if (auto built = inspect::built_revision(go)) {
+        std::function<std::optional<inspect::SourceRevision>()> read_checkout = [root = *module_root] {
+          return inspect::local_revision(root);
+        };
+        auto checkout = co_await off_loop(std::move(read_checkout));
+        std::string said =
+            checkout ? inspect::revision_note(*built, *checkout, plan.program, *module_root) : "";
+        if (!said.empty()) note_(said);
+      }
     }
     substitute_path_ = inspect::automatic_substitute_path(layout, local);
     if (substitute_path_.empty()) {

@@ -160,6 +160,32 @@ class NoParkTest(unittest.TestCase):
         client.request_ok("disconnect", {}, timeout=60)
         self.assert_nothing_left()
 
+    def test_a_workspace_at_another_commit_than_the_build_is_named(self):
+        """The binary records the commit it was built from (vcs.revision, here of a checkout of its own); the
+        editor's workspace stands at another one. kdap says so, naming both, and debugging goes on."""
+        workspace = subprocess.run(["git", "-C", str(harness.FIXTURES_SRC), "rev-parse", "HEAD"], capture_output=True,
+                                   text=True)
+        if workspace.returncode != 0:
+            self.skipTest("the fixtures' sources are in no git work tree")
+        checkout = os.path.join(self.tmp, "checkout")
+        shutil.copytree(harness.FIXTURES_SRC, checkout)
+        git = ["git", "-C", checkout, "-c", "user.name=kdap", "-c", "user.email=kdap@localhost"]
+        for step in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "built"]):
+            subprocess.run(git + step, check=True, timeout=60)
+        built = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+        binary = os.path.join(self.tmp, "fake-component-with-vcs")
+        env = dict(os.environ, GOFLAGS="-mod=readonly -buildvcs=true", CGO_ENABLED="0")
+        subprocess.run([harness.find_go(), "build", "-gcflags=all=-N -l", "-o", binary, "./cmd/fake-component"],
+                       cwd=checkout, env=env, check=True, timeout=600)
+        client = self.spawn()
+        launch = self.launch_args(target="exec", program=binary, args=["--secure-port=0"],
+                                  localRoot=str(harness.FIXTURES_SRC))
+        self.debug_to_breakpoint(client, launch, round_=1)  # the mapping still lets breakpoints verify
+        client.wait_output(f"source revision: {binary} was built from commit {built[:12]}, but "
+                           f"{harness.FIXTURES_SRC} is at {workspace.stdout.strip()[:12]}", timeout=5)
+        client.request_ok("disconnect", {}, timeout=60)
+        self.assert_nothing_left()
+
     def test_attach_by_pid_detaches_and_the_process_runs_on(self):
         target = RunningProcess(self, self.tmp, "kdap-attach-pid")
         client = self.spawn()
