@@ -1,10 +1,12 @@
 #include "bridge/delve/dlv_server.h"
 
 #include <charconv>
+#include <exception>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "bridge/node/shell.h"
@@ -80,15 +82,22 @@ asio::awaitable<std::unique_ptr<DlvServer>> DlvServer::start(node::Node& node, t
     co_await race(self.wait_listening(), keep_stderr());
   };
   std::string failure;
+  std::exception_ptr interrupted;
   try {
     co_await with_timeout(read_until_listening(), timeout, "starting dlv");
   } catch (const TimeoutError& e) {
     failure = std::string(e.what()) + ". Its last words:\n" + server->last_lines();
   } catch (const DlvError& e) {
     failure = e.what();
+  } catch (...) {
+    // The launch was cancelled (the editor ended the session, kdap got a signal) or the connection failed.
+    // The caller never gets this server to stop, so the dlv already running on the node is stopped here.
+    interrupted = std::current_exception();
   }
-  if (!failure.empty()) {
+  if (!failure.empty() || interrupted) {
+    co_await asio::this_coro::reset_cancellation_state();
     co_await server->stop(std::chrono::seconds(2));
+    if (interrupted) std::rethrow_exception(interrupted);
     throw DlvError(failure);
   }
   spdlog::info("dlv (pid {}) listens on 127.0.0.1:{} on the node", server->pid_, server->port_);

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import unittest
 from pathlib import Path
 
@@ -228,6 +229,35 @@ class BadInputTest(unittest.TestCase):
         self.assertIn(f"built with {go_version}", message)
         self.assertIn("too old", message)
         self.assertIn("--check-go-version=false", message)
+
+
+class CancelledLaunchTest(unittest.TestCase):
+    def test_ending_the_session_while_dlv_starts_leaves_no_dlv(self):
+        """The editor ends the session while dlv is still starting on the node: kdap stops that dlv, restores
+        the component and answers the launch with an error. (A dlv left there would keep a debuggee stopped at
+        its entry, or, once listening, run on unseen.)"""
+        node = StaticPodNode(self, FX, ssh=True)
+        slow_dlv = os.path.join(node.tmp, "slow-dlv")
+        with open(slow_dlv, "w") as f:  # dlv that takes 4 s to start; `dlv version` answers at once
+            f.write(f'#!/bin/sh\n[ "$1" = exec ] && sleep 4\nexec {harness.dlv_path()} "$@"\n')
+        os.chmod(slow_dlv, 0o755)
+        client = node.spawn_kdap()
+        initialize(client)
+        seq = client.send({"type": "request", "command": "launch",
+                           "arguments": node.launch_args(dlvPath=slow_dlv)})
+        starting = lambda: [p for p in harness.all_pids()
+                            if (harness.proc_cmdline(p) or [""])[1:3] == [slow_dlv, "exec"]]
+        harness.wait_until(starting, 30, "kdap to start dlv")
+        [wrapper] = starting()
+        client.send({"type": "request", "command": "disconnect", "arguments": {}})
+        response = client.wait_response(seq, timeout=60)
+        self.assertFalse(response["success"])
+        self.assertIn("the editor ended the session", response["body"]["error"]["format"])
+        self.assertEqual(client.wait_exit(timeout=60), 0)
+        node.assert_restored()
+        self.assertFalse(harness.pid_alive(wrapper))
+        time.sleep(5)  # past the wrapper's sleep: nothing may have gone on to start dlv
+        self.assertEqual(dlv_pids(), [])
 
 
 class OptimizedBuildTest(unittest.TestCase):
