@@ -65,9 +65,15 @@ class GuardTest(unittest.TestCase):
         self.addCleanup(lambda: harness.pid_alive(debuggee) and os.kill(debuggee, signal.SIGKILL))
         os.kill(client.proc.pid, signal.SIGSTOP)  # kdap cannot react to dlv's death
         os.kill(dlv, signal.SIGKILL)
+        # dlv a zombie or gone: its exit is complete, the kernel's check of the orphaned process group included.
+        # A debuggee stopped before that check would get SIGHUP and SIGCONT from it, and end.
+        harness.wait_until(lambda: not harness.pid_alive(dlv), 10, "dlv to die")
         harness.wait_until(lambda: harness.proc_ppid(debuggee) not in (dlv, None), 10, "dlv's debuggee to be orphaned")
         os.kill(debuggee, signal.SIGSTOP)
-        harness.wait_until(lambda: (harness.proc_state(debuggee) or "").startswith("T"), 10, "the debuggee to stop")
+        try:
+            harness.wait_until(lambda: harness.proc_state(debuggee) == "T", 10, "the debuggee to stop")
+        except TimeoutError:
+            self.fail(f"the debuggee did not stop: state {harness.proc_state(debuggee)!r} (None: it is gone)")
         os.kill(client.proc.pid, signal.SIGKILL)
         client.proc.wait(timeout=10)
         harness.wait_until(lambda: os.path.exists(node.manifest), 20, "the guard to put the manifest back")
