@@ -29,11 +29,16 @@ boost::asio::awaitable<T> call(std::function<T()> work) {
 }
 
 // `go env` and git can take seconds (a cold build cache, a toolchain download, a large work tree): they run
-// off kdap's event loop, so that DAP requests and the other sessions' relays go on meanwhile.
+// off kdap's event loop, so that DAP requests and the other sessions' relays go on meanwhile. One thread for
+// all of them.
+boost::asio::thread_pool& blocking_calls() {
+  static boost::asio::thread_pool pool(1);
+  return pool;
+}
+
 template <class T>
 boost::asio::awaitable<T> off_loop(std::function<T()> work) {
-  static boost::asio::thread_pool blocking_calls(1);
-  auto result = co_await boost::asio::co_spawn(blocking_calls.get_executor(), call<T>(std::move(work)),
+  auto result = co_await boost::asio::co_spawn(blocking_calls().get_executor(), call<T>(std::move(work)),
                                                boost::asio::use_awaitable);
   co_return result;
 }
