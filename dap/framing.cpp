@@ -1,7 +1,6 @@
 #include "dap/framing.h"
 
 #include <algorithm>
-
 #include <charconv>
 #include <cstdint>
 
@@ -65,11 +64,9 @@ std::string http_hint(std::string_view line) {
   return {};
 }
 
-}  // namespace
-
-namespace {
 // Bodies from this size on that arrive in pieces are collected in a string of their own (see body_).
 constexpr std::size_t kBodyOfItsOwn = 64 * 1024;
+
 }  // namespace
 
 FrameParser::FrameParser(std::size_t max_body) : max_body_(max_body) {}
