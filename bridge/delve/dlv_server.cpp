@@ -101,18 +101,25 @@ asio::awaitable<std::unique_ptr<DlvServer>> DlvServer::start(node::Node& node, t
     throw DlvError(failure);
   }
   spdlog::info("dlv (pid {}) listens on 127.0.0.1:{} on the node", server->pid_, server->port_);
-  if (!plan.attach_pid) co_await server->note_launched();
+  if (!plan.attach_pid) co_await server->note_launched(plan.program);
   co_return server;
 }
 
-asio::awaitable<void> DlvServer::note_launched() {
+asio::awaitable<void> DlvServer::note_launched(std::string program) {
   if (pid_ <= 0) co_return;
+  // dlv may print its listening line before it has launched the program, and it has other children (Go's
+  // telemetry process): the note waits, up to 2 s, for a child that runs `program`. Should none ever match (a
+  // path dlv resolves differently), every child is noted, as the best kdap knows.
+  std::string script =
+      std::string(node::kStartTimeFunction) + "p=" + node::shell_quote(program) +
+      "; i=0; while :; do out=; all=; " + "for f in /proc/" + std::to_string(pid_) +
+      "/task/*/children; do c=; { read -r c < \"$f\"; } 2>/dev/null; for k in $c; do kdap_start_time $k; "
+      "[ -n \"$t\" ] || continue; all=\"$all$k:$t\n\"; [ /proc/$k/exe -ef \"$p\" ] && out=\"$out$k:$t\n\"; "
+      "done; done; "
+      "if [ -n \"$out\" ]; then printf %s \"$out\"; break; fi; "
+      "if [ $i -ge 40 ]; then printf %s \"$all\"; break; fi; i=$((i+1)); sleep 0.05; done";
   try {
-    auto r =
-        co_await node_.run(std::string(node::kStartTimeFunction) + "for f in /proc/" + std::to_string(pid_) +
-                               "/task/*/children; do c=; { read -r c < \"$f\"; } 2>/dev/null; "
-                               "for k in $c; do kdap_start_time $k; echo \"$k:$t\"; done; done",
-                           std::chrono::seconds(15));
+    auto r = co_await node_.run(std::move(script), std::chrono::seconds(15));
     for (std::string_view line : split_lines(r.out)) {
       auto colon = line.find(':');
       if (colon != std::string::npos && colon > 0 && colon + 1 < line.size() &&

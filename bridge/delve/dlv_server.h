@@ -52,7 +52,7 @@ class DlvServer {
   void remember(std::string_view text);
   asio::awaitable<void> wait_listening();
 
-  asio::awaitable<void> note_launched();
+  asio::awaitable<void> note_launched(std::string program);
 
   node::Node& node_;
   std::unique_ptr<node::RemoteProcess> process_;
